@@ -1,0 +1,173 @@
+"""The contract between the proxy core and one vendor wire protocol.
+
+The core never branches on the vendor: it asks an :class:`Adapter` to match a
+path, to read a request into a :class:`CallView`, to parse the response (as it
+streams) into a :class:`CallOutcome`, and to shape errors the way that vendor's
+clients expect. Everything after the *read* phase looks only at these objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+# Upper bounds on what one call may keep in memory while it streams.
+MAX_COLLECTED_TEXT = 256 * 1024
+MAX_INSTRUCTION_CHARS = 64 * 1024
+
+
+class ErrorKind(str, Enum):
+    """Why the proxy itself answers instead of the upstream."""
+
+    INVALID_REQUEST = "invalid_request"  # malformed JSON, wrong types: 400
+    POLICY_BLOCK = "policy_block"  # use forbidden by policy: vendor's non-retried shape
+    UNAUTHENTICATED = "unauthenticated"  # unknown / revoked proxy key: 401
+    NOT_FOUND = "not_found"  # path this proxy does not serve: 404
+    TOO_LARGE = "too_large"  # body over the configured cap: 413
+    UPSTREAM_UNREACHABLE = "upstream_unreachable"  # connect / read failure: 502
+    UPSTREAM_TIMEOUT = "upstream_timeout"  # upstream too slow: 504
+    UNAVAILABLE = "unavailable"  # fail-closed, nothing durable to record to: 503
+    UPGRADE_REFUSED = "upgrade_refused"  # WebSocket upgrade: 426, client falls back to SSE
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A request path matched to one vendor endpoint.
+
+    ``upstream_path`` is the vendor path (prefix such as ``/anthropic`` removed)
+    appended to the configured upstream base; it is rebuilt from the matched
+    pattern, never copied blindly from the request line.
+    """
+
+    vendor: str
+    endpoint: str  # e.g. "messages", "count_tokens", "responses", "chat.completions", "generateContent"
+    upstream_path: str
+    method: str
+    has_body: bool  # POST endpoints whose JSON body is read and forwarded
+    model_from_path: str | None = None  # Gemini puts the model in the path
+    streams_from_path: bool = False  # Gemini :streamGenerateContent
+
+
+@dataclass(slots=True)
+class CallView:
+    """What the later phases need to know about a request, read once."""
+
+    vendor: str
+    endpoint: str
+    model: str | None = None
+    stream: bool = False
+    # Latest instruction typed by a human (tool results, system reminders and
+    # environment wrappers walked over), capped at MAX_INSTRUCTION_CHARS.
+    instruction: str = ""
+    turn_count: int = 0  # messages / input items / contents in the request
+    # Side calls made by the tools themselves, not by a person: "title", "router", ...
+    side_call: str | None = None
+    # Session hints found in the body (headers are read by identity, not here).
+    session_hint: str | None = None
+    # Anything else an adapter wants to hand on (e.g. Claude Code billing header).
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ToolCall:
+    name: str
+    call_id: str | None = None
+    arguments: str = ""  # JSON text as the vendor sent it (may be partial if cut)
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+@dataclass(slots=True)
+class CallOutcome:
+    """What the upstream answered, collected from the (possibly partial) response."""
+
+    text: str = ""
+    thinking: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    stop_reason: str | None = None
+    response_id: str | None = None
+    model: str | None = None
+    # An error reported by the upstream in the body or in the stream.
+    error_type: str | None = None
+    error_message: str | None = None
+    # True when the response reached its protocol's terminal event/end.
+    complete: bool = False
+    # True when text/thinking/tool arguments were cut at MAX_COLLECTED_TEXT.
+    truncated: bool = False
+
+
+class OutcomeParser(Protocol):
+    """Incremental parser fed with the response body as it is relayed.
+
+    ``feed`` receives decoded (not content-encoded) bytes in arbitrary chunk
+    boundaries; it must keep bounded memory. ``finish`` is called once, also
+    for partial responses (client gone, upstream reset), and never raises.
+    """
+
+    def feed(self, data: bytes) -> None: ...
+
+    def finish(self) -> CallOutcome: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+class Adapter(Protocol):
+    """One wire protocol. Implementations live one per module in this package."""
+
+    vendor: str  # "anthropic" | "openai" | "gemini"
+    prefix: str  # "/anthropic" ...: the unambiguous mount point
+
+    def match(self, method: str, path: str, headers: Mapping[str, str]) -> Route | None:
+        """The route for an unprefixed vendor path, or None if not ours."""
+        ...
+
+    def claims(self, method: str, path: str, headers: Mapping[str, str]) -> bool:
+        """Whether an unprefixed, unmatched path most likely meant this vendor
+        (used only to pick the shape of the 404)."""
+        ...
+
+    def read_call(self, route: Route, body: Any, query: Mapping[str, str]) -> CallView:
+        """Extract the CallView from the parsed JSON body (``None`` when the
+        route has no body). Raises ``ValueError`` with a client-facing message
+        when the body has the wrong shape for this endpoint."""
+        ...
+
+    def outcome_parser(self, route: Route, call: CallView, content_type: str) -> OutcomeParser:
+        """A fresh parser for this response (SSE, JSON, or a streamed JSON array)."""
+        ...
+
+    def error_reply(self, kind: ErrorKind, message: str, request_id: str | None = None) -> ErrorReply:
+        """The vendor-shaped error the proxy sends itself (see ErrorKind)."""
+        ...
+
+    def credential(self, headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+        """The API key the client presented, wherever this vendor puts it."""
+        ...
+
+    def upstream_credentials(self, key: str) -> dict[str, str]:
+        """Headers that carry the organisation's vendor key upstream."""
+        ...
+
+    def credential_query_params(self) -> tuple[str, ...]:
+        """Query parameters that carry keys (removed before forwarding when the
+        proxy substitutes its own credential)."""
+        ...
+
+    def sse_comment(self, text: str) -> bytes:
+        """An SSE comment line this vendor's clients ignore."""
+        ...

@@ -1,0 +1,88 @@
+"""Settings, all from ``PROVPROXY_*`` environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_UPSTREAMS = {
+    "anthropic": "https://api.anthropic.com",
+    "openai": "https://api.openai.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROVPROXY_", env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8787
+
+    # Where each vendor's traffic goes: an origin, optionally with a path prefix.
+    upstream_anthropic: str = DEFAULT_UPSTREAMS["anthropic"]
+    upstream_openai: str = DEFAULT_UPSTREAMS["openai"]
+    upstream_gemini: str = DEFAULT_UPSTREAMS["gemini"]
+
+    max_body_bytes: int = 32 * 1024 * 1024
+    upstream_connect_timeout_s: float = 10.0
+    # Longest silence between two chunks from the upstream (thinking models pause).
+    upstream_read_timeout_s: float = 600.0
+    upstream_max_connections: int = 200
+
+    database_url: str = "sqlite:///provproxy.db"
+    # Where the write path spools events while the database is unreachable.
+    spool_dir: Path = Path("provproxy-data/spool")
+    fail_closed: bool = False
+    record: bool = True  # off only for benchmarks that measure recording's cost
+    writer_batch_size: int = 500
+    writer_flush_interval_s: float = 0.05
+
+    # Body retention: what of the request/completion is kept, and for how long.
+    retention: Literal["full", "completion-only", "metadata-only"] = "full"
+    retention_days: int = 90
+
+    # Identity.
+    key_salt: str = Field(default="", description="salt for key hashes; generated and stored if empty")
+    require_proxy_key: bool = False
+    trusted_identity_header: str | None = None
+    trusted_networks: list[str] = Field(default_factory=list)
+    # The organisation's vendor keys, sent upstream when clients use proxy-issued keys.
+    anthropic_api_key: str | None = None
+    openai_api_key: str | None = None
+    gemini_api_key: str | None = None
+
+    # Policy and provenance.
+    policy_file: Path | None = None
+    appeal_contact: str = "your security team"
+    signing_key_file: Path = Path("provproxy-data/signing-key.pem")
+    checkpoint_every_events: int = 1000
+    checkpoint_every_s: float = 60.0
+    checkpoint_dir: Path = Path("provproxy-data/checkpoints")
+
+    log_level: str = "info"
+    log_bodies: bool = False  # never keys; bodies only when an operator asks
+
+    @field_validator("upstream_anthropic", "upstream_openai", "upstream_gemini")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"upstream must be an http(s) URL, got {value!r}")
+        return value
+
+    def upstream_for(self, vendor: str) -> str:
+        url: str = getattr(self, f"upstream_{vendor}")
+        return url
+
+    def vendor_key_for(self, vendor: str) -> str | None:
+        key: str | None = getattr(self, f"{vendor}_api_key", None)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
