@@ -73,6 +73,10 @@ class Recorder(Protocol):
 
     def submit(self, event: Event) -> None: ...
 
+    async def commit(self, event: Event) -> None:
+        """Record ``event`` and return once it is durable (spooled or in the database)."""
+        ...
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -116,6 +120,9 @@ class DiscardRecorder:
         return True
 
     def submit(self, event: Event) -> None:
+        return None
+
+    async def commit(self, event: Event) -> None:
         return None
 
     async def start(self) -> None:

@@ -1,0 +1,43 @@
+"""``provproxy serve``: run the proxy with uvicorn."""
+
+from __future__ import annotations
+
+import click
+import uvicorn
+
+from proxy.app import create_app
+from proxy.config import Settings
+
+
+def uvicorn_config(app: object, host: str, port: int, log_level: str) -> uvicorn.Config:
+    """The server settings the proxy is measured and tested with.
+
+    ``ws="none"``: Codex's WebSocket upgrade reaches the handler as plain HTTP
+    and is refused with 426, so Codex falls back to SSE at once.
+    """
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        ws="none",
+        lifespan="on",
+        access_log=False,
+        log_level=log_level,
+        server_header=False,
+        date_header=False,
+        timeout_keep_alive=75,
+    )
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.option("--host", default=None, help="Listen address (PROVPROXY_HOST, default 127.0.0.1).")
+    @click.option("--port", type=int, default=None, help="Listen port (PROVPROXY_PORT, default 8787).")
+    def serve(host: str | None, port: int | None) -> None:
+        """Run the proxy (SQLite by default, real vendor upstreams)."""
+        settings = Settings()
+        app = create_app(settings)
+        config = uvicorn_config(app, host or settings.host, port or settings.port, settings.log_level)
+        uvicorn.Server(config).run()
