@@ -1,0 +1,167 @@
+"""``provproxy verify``, ``provproxy provenance …`` and ``provproxy keys public|rotate``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from proxy.config import get_settings
+from proxy.provenance.attest import AttestationError, export_attestation, verify_attestation
+from proxy.provenance.checkpoint import Checkpointer
+from proxy.provenance.keys import (
+    Keyring,
+    SigningKeyError,
+    load_keyring,
+    load_or_create_signing_key,
+    public_pem,
+    rotate_signing_key,
+)
+from proxy.provenance.verify import verify_database
+from proxy.store.db import create_db_engine
+
+EXIT_CLEAN, EXIT_TAMPERED, EXIT_ERROR = 0, 1, 2
+VERIFY_STATE_FILE = "verify-state.json"
+
+database_option = click.option(
+    "--database-url", default=None, help="Database to check (default: PROVPROXY_DATABASE_URL)."
+)
+
+
+@click.command("verify")
+@click.option(
+    "--full", is_flag=True, help="Re-walk every record, not only those after the last verified checkpoint."
+)
+@database_option
+def verify_command(full: bool, database_url: str | None) -> None:
+    """Re-walk the hash chain and the signed checkpoints; exit 0 clean, 1 tampered, 2 error."""
+    settings = get_settings()
+    try:
+        keyring = load_keyring(settings.signing_key_file)
+        if not len(keyring):
+            raise SigningKeyError(f"no public keys found next to {settings.signing_key_file}")
+        engine = create_db_engine(database_url or settings.database_url)
+        report = verify_database(engine, keyring, settings.checkpoint_dir / VERIFY_STATE_FILE, full=full)
+    except Exception as exc:  # the exit status tells scripts "could not check", not "clean"
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    rate = report.records_checked / report.elapsed_s if report.elapsed_s > 0 else 0.0
+    click.echo(
+        f"checked {report.records_checked} records after seq {report.resumed_after} "
+        f"and {report.checkpoints_checked} checkpoints in {report.elapsed_s:.2f}s ({rate:,.0f} records/s); "
+        f"verified through checkpoint size {report.verified_tree_size}, log ends at seq {report.last_seq}"
+    )
+    if report.finding is not None:
+        click.echo(f"TAMPERED {report.finding.describe()}")
+        sys.exit(EXIT_TAMPERED)
+    click.echo("OK")
+
+
+@click.group("provenance")
+def provenance_group() -> None:
+    """Signed checkpoints and portable attestations of recorded completions."""
+
+
+@provenance_group.command("export")
+@click.argument("event_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@database_option
+def export_command(event_id: str, output: Path | None, database_url: str | None) -> None:
+    """Write a DSSE-enveloped in-toto attestation for one recorded call."""
+    settings = get_settings()
+    try:
+        key = load_or_create_signing_key(settings.signing_key_file)
+        engine = create_db_engine(database_url or settings.database_url)
+        envelope = export_attestation(engine, event_id, key)
+    except (AttestationError, SigningKeyError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    if output is None:
+        click.echo(envelope.decode())
+    else:
+        output.write_bytes(envelope)
+        click.echo(f"wrote {output}")
+
+
+@provenance_group.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM file of public keys (`provproxy keys public --all`); repeatable.",
+)
+def verify_file_command(file: Path, public_keys: tuple[Path, ...]) -> None:
+    """Check an exported attestation offline, with public keys only; exit 0 valid, 1 invalid."""
+    try:
+        keyring = Keyring()
+        for path in public_keys:
+            for _, key in Keyring.from_pem(path.read_bytes()).items():
+                keyring.add(key)
+    except (OSError, ValueError, SigningKeyError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    try:
+        verified = verify_attestation(file.read_bytes(), keyring)
+    except AttestationError as exc:
+        click.echo(f"INVALID: {exc}")
+        sys.exit(EXIT_TAMPERED)
+    predicate = verified.predicate
+    click.echo(
+        f"VALID {verified.subject_name} sha256:{verified.subject_digest}\n"
+        f"  vendor={predicate['vendor']} model={predicate['model']} tool={predicate['tool']} "
+        f"principal={predicate['principal']} time={predicate['time']}\n"
+        f"  record seq {verified.seq} hash {verified.record_hash}, included in checkpoint size "
+        f"{verified.tree_size} (key {verified.checkpoint_key_id}); envelope key {verified.envelope_key_id}"
+    )
+
+
+@provenance_group.command("checkpoint")
+@database_option
+def checkpoint_command(database_url: str | None) -> None:
+    """Sign a checkpoint over the records committed since the last one, now."""
+    settings = get_settings()
+    key = load_or_create_signing_key(settings.signing_key_file)
+    engine = create_db_engine(database_url or settings.database_url)
+    checkpoint = Checkpointer(engine, key, settings.checkpoint_dir).checkpoint_now()
+    if checkpoint is None:
+        click.echo("no new records since the last checkpoint")
+        return
+    click.echo(checkpoint.note, nl=False)
+
+
+@click.command("public")
+@click.option("--all", "all_keys", is_flag=True, help="Every key that ever signed (for old checkpoints).")
+def keys_public_command(all_keys: bool) -> None:
+    """Print the provenance signing key's public half (PEM), created if missing."""
+    settings = get_settings()
+    key = load_or_create_signing_key(settings.signing_key_file)
+    if not all_keys:
+        click.echo(f"# key id {key.key_id}")
+        click.echo(public_pem(key.public_key), nl=False)
+        return
+    for kid, public in load_keyring(settings.signing_key_file).items():
+        click.echo(f"# key id {kid}{' (active)' if kid == key.key_id else ''}")
+        click.echo(public_pem(public), nl=False)
+
+
+@click.command("rotate")
+def keys_rotate_command() -> None:
+    """Make a new signing key; the old public key stays in the keyring. Restart the proxy to use it."""
+    settings = get_settings()
+    old, new = rotate_signing_key(settings.signing_key_file)
+    click.echo(f"retired {old}; new signing key {new}" if old else f"new signing key {new}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(verify_command)
+    cli.add_command(provenance_group)
+    keys = cli.commands["keys"]
+    assert isinstance(keys, click.Group)
+    keys.add_command(keys_public_command)
+    keys.add_command(keys_rotate_command)

@@ -1,0 +1,257 @@
+"""Portable attestation of one completion: an in-toto Statement v1 in a DSSE envelope.
+
+Statement::
+
+    {"_type": "https://in-toto.io/Statement/v1",
+     "subject": [{"name": "completion:<event id>", "digest": {"sha256": <response_sha256>}}],
+     "predicateType": "https://provenance-proxy.dev/completion/v1",
+     "predicate": {vendor, model, tool, principal, time,       <- convenience copies of record fields
+                   record,                                     <- the canonical record (all hashed fields)
+                   seq, prev_hash, record_hash,                <- its place in the chain
+                   checkpoint (signed note text), inclusion_proof (hex, leaf to root)}}
+
+A call without a response digest (blocked, rejected) is attested under the name
+``record:<event id>`` with the record hash as its digest. ``principal`` is the
+principal as the store recorded it (the identity module's pseudonymous id).
+
+Envelope: ``{"payload": b64, "payloadType": "application/vnd.in-toto+json",
+"signatures": [{"keyid": <key id>, "sig": b64}]}`` written as compact JSON;
+the signature is Ed25519 over DSSE's PAE
+``"DSSEv1 <len(type)> <type> <len(body)> <body>"``.
+
+Offline verification needs only public keys: the DSSE signature; the record
+hash recomputed from the record, seq and prev_hash; the Merkle leaf from the
+record hash; the inclusion proof up to the checkpoint's root; the checkpoint's
+signed-note signature. The parser is strict (no unknown fields, canonical
+base64), so that no byte of the file can change without failing.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Engine
+
+from proxy.provenance.canonical import CanonicalError, canonical_record, record_dict
+from proxy.provenance.chain import record_hash
+from proxy.provenance.checkpoint import CheckpointError, verify_note
+from proxy.provenance.db import ProvenanceTables
+from proxy.provenance.keys import Keyring, SigningKey
+from proxy.provenance.merkle import inclusion_proof, leaf_hash, verify_inclusion
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://provenance-proxy.dev/completion/v1"
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+
+
+class AttestationError(Exception):
+    """The attestation cannot be made, or does not verify."""
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE pre-authentication encoding."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _strict_b64(text: Any) -> bytes:
+    if not isinstance(text, str):
+        raise AttestationError("expected a base64 string")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise AttestationError("bad base64") from exc
+    if _b64(data) != text:
+        raise AttestationError("non-canonical base64")
+    return data
+
+
+def build_statement(
+    record: dict[str, Any], seq: int, prev_hash: str, digest: str, checkpoint_note: str, proof: list[bytes]
+) -> dict[str, Any]:
+    response_sha256 = record["response_sha256"]
+    subject = (
+        {"name": f"completion:{record['id']}", "digest": {"sha256": response_sha256}}
+        if response_sha256
+        else {"name": f"record:{record['id']}", "digest": {"sha256": digest}}
+    )
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [subject],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "vendor": record["vendor"],
+            "model": record["model"],
+            "tool": record["tool"],
+            "principal": record["principal"],
+            "time": record["ts"],
+            "record": record,
+            "seq": seq,
+            "prev_hash": prev_hash,
+            "record_hash": digest,
+            "checkpoint": checkpoint_note,
+            "inclusion_proof": [node.hex() for node in proof],
+        },
+    }
+
+
+def sign_envelope(statement: dict[str, Any], key: SigningKey) -> bytes:
+    payload = orjson.dumps(statement)
+    signature = key.sign(pae(PAYLOAD_TYPE, payload))
+    return orjson.dumps(
+        {
+            "payload": _b64(payload),
+            "payloadType": PAYLOAD_TYPE,
+            "signatures": [{"keyid": key.key_id, "sig": _b64(signature)}],
+        }
+    )
+
+
+def export_attestation(engine: Engine, event_id: str, key: SigningKey) -> bytes:
+    """The DSSE envelope for one recorded call, against the latest checkpoint covering it."""
+    tables = ProvenanceTables.reflect(engine)
+    with engine.connect() as conn:
+        row = tables.chain_row_by_id(conn, event_id)
+        if row is None:
+            raise AttestationError(f"no event {event_id}")
+        seq, digest, prev = int(row[0]), str(row[1]), str(row[2])
+        checkpoint = tables.checkpoint_covering(conn, seq)
+        if checkpoint is None:
+            raise AttestationError(
+                f"event {event_id} (seq {seq}) is not covered by a checkpoint yet; "
+                "run `provproxy provenance checkpoint`"
+            )
+        leaves = [
+            leaf_hash(bytes.fromhex(h))
+            for _, h, _ in tables.stream_record_hashes(conn, 0, checkpoint.tree_size)
+        ]
+    if len(leaves) != checkpoint.tree_size:
+        raise AttestationError("records covered by the checkpoint are missing; run `provproxy verify`")
+    proof = inclusion_proof(leaves, seq - 1)
+    if not verify_inclusion(
+        leaves[seq - 1], seq - 1, len(leaves), proof, bytes.fromhex(checkpoint.root_hash)
+    ):
+        raise AttestationError("the records no longer match the checkpoint; run `provproxy verify`")
+    record = record_dict(row[3:])
+    if record_hash(prev, seq, canonical_record(record)) != digest:
+        raise AttestationError(f"event {event_id} does not match its record hash; run `provproxy verify`")
+    return sign_envelope(build_statement(record, seq, prev, digest, checkpoint.body, proof), key)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedAttestation:
+    event_id: str
+    subject_name: str
+    subject_digest: str
+    record_hash: str
+    seq: int
+    tree_size: int
+    envelope_key_id: str
+    checkpoint_key_id: str
+    predicate: dict[str, Any]
+
+
+def _exact_keys(obj: Any, keys: set[str], what: str) -> dict[str, Any]:
+    if not isinstance(obj, dict) or set(obj) != keys:
+        raise AttestationError(f"{what} must have exactly the fields {sorted(keys)}")
+    return obj
+
+
+def _hex32(value: Any, what: str) -> str:
+    if not isinstance(value, str) or len(value) != 64 or value != value.lower():
+        raise AttestationError(f"{what} must be 64 lowercase hex digits")
+    try:
+        bytes.fromhex(value)
+    except ValueError as exc:
+        raise AttestationError(f"{what} must be 64 lowercase hex digits") from exc
+    return value
+
+
+def verify_attestation(data: bytes, keyring: Keyring) -> VerifiedAttestation:
+    """Check an exported envelope offline; raises :class:`AttestationError`."""
+    try:
+        envelope = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise AttestationError("not JSON") from exc
+    if orjson.dumps(envelope) != data:
+        raise AttestationError("envelope is not in its exported (compact) form")
+    _exact_keys(envelope, {"payload", "payloadType", "signatures"}, "envelope")
+    if envelope["payloadType"] != PAYLOAD_TYPE:
+        raise AttestationError("unexpected payloadType")
+    payload = _strict_b64(envelope["payload"])
+    signatures = envelope["signatures"]
+    if not isinstance(signatures, list) or len(signatures) != 1:
+        raise AttestationError("expected exactly one signature")
+    signature = _exact_keys(signatures[0], {"keyid", "sig"}, "signature")
+    envelope_kid = signature["keyid"]
+    if not isinstance(envelope_kid, str) or keyring.get(envelope_kid) is None:
+        raise AttestationError(f"envelope signed by unknown key {envelope_kid!r}")
+    if not keyring.verify(envelope_kid, pae(PAYLOAD_TYPE, payload), _strict_b64(signature["sig"])):
+        raise AttestationError("DSSE signature does not verify")
+
+    statement = _exact_keys(
+        orjson.loads(payload), {"_type", "subject", "predicateType", "predicate"}, "statement"
+    )
+    if statement["_type"] != STATEMENT_TYPE or statement["predicateType"] != PREDICATE_TYPE:
+        raise AttestationError("not a provenance-proxy completion statement")
+    predicate = statement["predicate"]
+    record = predicate.get("record") if isinstance(predicate, dict) else None
+    if not isinstance(record, dict):
+        raise AttestationError("predicate has no record")
+    seq = predicate.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise AttestationError("bad seq")
+    prev = _hex32(predicate.get("prev_hash"), "prev_hash")
+    digest = _hex32(predicate.get("record_hash"), "record_hash")
+    try:
+        recomputed = record_hash(prev, seq, canonical_record(record))
+    except (CanonicalError, ValueError, TypeError) as exc:
+        raise AttestationError(f"record is malformed: {exc}") from exc
+    if recomputed != digest:
+        raise AttestationError("record does not match its record hash")
+    checkpoint_note = predicate.get("checkpoint")
+    proof_hex = predicate.get("inclusion_proof")
+    if not isinstance(checkpoint_note, str) or not isinstance(proof_hex, list):
+        raise AttestationError("predicate lacks its checkpoint or inclusion proof")
+    expected = build_statement(
+        record,
+        seq,
+        prev,
+        digest,
+        checkpoint_note,
+        [bytes.fromhex(_hex32(p, "proof node")) for p in proof_hex],
+    )
+    if expected != statement:
+        raise AttestationError("subject or predicate fields disagree with the record")
+    try:
+        checkpoint = verify_note(checkpoint_note, keyring)
+    except CheckpointError as exc:
+        raise AttestationError(f"checkpoint: {exc}") from exc
+    proof = [bytes.fromhex(p) for p in proof_hex]
+    if not verify_inclusion(
+        leaf_hash(bytes.fromhex(digest)),
+        seq - 1,
+        checkpoint.tree_size,
+        proof,
+        bytes.fromhex(checkpoint.root_hash),
+    ):
+        raise AttestationError("inclusion proof does not lead to the checkpoint root")
+    subject = statement["subject"][0]
+    return VerifiedAttestation(
+        event_id=str(record["id"]),
+        subject_name=subject["name"],
+        subject_digest=subject["digest"]["sha256"],
+        record_hash=digest,
+        seq=seq,
+        tree_size=checkpoint.tree_size,
+        envelope_key_id=envelope_kid,
+        checkpoint_key_id=checkpoint.key_id,
+        predicate=predicate,
+    )
