@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     record: bool = True  # off only for benchmarks that measure recording's cost
     writer_batch_size: int = 500
     writer_flush_interval_s: float = 0.05
+    # How often the writer retries a database it lost (events wait in the spool meanwhile).
+    writer_retry_interval_s: float = 1.0
+    spool_segment_bytes: int = 8 * 1024 * 1024
+    # SQLite only: how long a write waits for another writer's lock before failing.
+    database_busy_timeout_ms: int = 5000
 
     # Body retention: what of the request/completion is kept, and for how long.
     retention: Literal["full", "completion-only", "metadata-only"] = "full"
@@ -49,7 +54,10 @@ class Settings(BaseSettings):
     key_salt: str = Field(default="", description="salt for key hashes; generated and stored if empty")
     require_proxy_key: bool = False
     trusted_identity_header: str | None = None
+    trusted_team_header: str | None = None
     trusted_networks: list[str] = Field(default_factory=list)
+    # How stale the in-memory copy of the api_keys table may be (revocations wait this long).
+    key_cache_ttl_s: float = 2.0
     # The organisation's vendor keys, sent upstream when clients use proxy-issued keys.
     anthropic_api_key: str | None = None
     openai_api_key: str | None = None

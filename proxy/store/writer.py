@@ -1,0 +1,496 @@
+"""The durable write path: every event reaches the spool (fsync'd) and then the database.
+
+Two threads keep all of it off the event loop:
+
+* the **spool thread** takes events from an in-process queue in batches, seals
+  them into the provenance chain (if a chainer is given), appends the batch to
+  the spool with one fsync (group commit) and only then acknowledges
+  :meth:`DurableRecorder.commit` callers;
+* the **loader thread** inserts spooled batches into the database, idempotently
+  (``ON CONFLICT DO NOTHING`` on the primary key). While the database is down it
+  stops inserting and, every ``writer_retry_interval_s``, replays the spool from
+  the last confirmed position; on start it first replays whatever an earlier
+  run (even one killed with ``kill -9``) left behind. A spool segment is deleted
+  only once every record in it is committed to the database.
+
+So an event acknowledged by ``commit()`` survives a crash of the process and
+a database outage, and lands in the database exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, Insert, Table, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
+
+from proxy.config import Settings
+from proxy.events import Event
+from proxy.hooks import Chainer
+from proxy.store.db import create_db_engine
+from proxy.store.models import EventBodyRow, EventRow
+from proxy.store.rows import RowPair, body_row, decode_record, encode_record, event_row, split
+from proxy.store.spool import Position, Spool
+
+log = structlog.get_logger("provproxy.store")
+
+# Events held in memory when neither the spool nor the database accepts them (then dropped, loudly).
+MAX_HELD_EVENTS = 100_000
+REJECTED_FILE = "rejected.jsonl"
+
+
+class NotDurable(Exception):
+    """The event could not be spooled or stored now; it is held in memory and retried."""
+
+
+@dataclass
+class WriterStats:
+    """Counters for ``/metrics``. Each is written by one thread only."""
+
+    events_spooled: int = 0  # appended to the spool (every event, normally)
+    events_written: int = 0  # inserted into the database (new or replayed; duplicates ignored)
+    spool_replayed: int = 0  # of those, read back from the spool after an outage or a restart
+    events_rejected: int = 0  # refused by the database as invalid; kept in rejected.jsonl
+    events_dropped: int = 0  # lost: the spool and the database both failed for too long
+    db_up: bool = False
+    spool_ok: bool = False
+
+
+@dataclass(slots=True)
+class _Batch:
+    number: int
+    pairs: list[RowPair]
+    start: Position
+    end: Position
+
+
+class _DatabaseDown(Exception):
+    pass
+
+
+_Item = tuple[Event, "asyncio.Future[None] | None", "asyncio.AbstractEventLoop | None"]
+_STOP = object()
+
+
+class DurableRecorder:
+    """:class:`proxy.hooks.Recorder` backed by the spool and the database."""
+
+    def __init__(self, settings: Settings, chainer: Chainer | None = None) -> None:
+        self.settings = settings
+        self.chainer = chainer
+        self.stats = WriterStats()
+        self._engine: Engine | None = None
+        self._spool = Spool(Path(settings.spool_dir), settings.spool_segment_bytes)
+        self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
+        self._handoff: queue.SimpleQueue[_Batch | object] = queue.SimpleQueue()
+        self._held: list[tuple[RowPair, bytes]] = []  # sealed, but neither spooled nor stored
+        self._batch_number = 0
+        self._running = False
+        self._threads: list[threading.Thread] = []
+        self._first_replay_done = threading.Event()
+        # loader state (loader thread only)
+        self._confirmed = Position(0, 0)  # everything before this is in the database
+        self._durable = Position(0, 0)  # end of the latest batch handed over
+        self._durable_number = 0
+        self._next_number = 1
+        self._backlog = False
+        self._last_attempt = 0.0
+
+    # -- Recorder protocol ---------------------------------------------------------------
+
+    def can_record(self) -> bool:
+        return self._running and (self.stats.spool_ok or self.stats.db_up)
+
+    @property
+    def queue_depth(self) -> int:
+        """Events submitted but not yet spooled."""
+        return self._queue.qsize()
+
+    def submit(self, event: Event) -> None:
+        """Queue ``event`` (fire and forget). Never blocks; the event must not be mutated after."""
+        self._enqueue((event, None, None))
+
+    async def commit(self, event: Event) -> None:
+        """Queue ``event`` and return once it is durable (fsync'd in the spool, or in the database).
+
+        Raises :class:`NotDurable` when neither accepted it; the event is then held and retried.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._enqueue((event, future, loop))
+        await future
+
+    async def start(self) -> None:
+        self._engine = create_db_engine(self.settings.database_url, self.settings.database_busy_timeout_ms)
+        try:
+            leftovers = self._spool.open()
+            self.stats.spool_ok = True
+        except OSError as exc:
+            leftovers = []
+            log.error("spool unavailable", spool_dir=str(self.settings.spool_dir), error=str(exc))
+        self._confirmed = Position(leftovers[0], 0) if leftovers else self._spool.position
+        self._durable = self._spool.position
+        self._backlog = bool(leftovers)
+        self.stats.db_up = self._probe_database()
+        self._running = True
+        self._threads = [
+            threading.Thread(target=self._spool_loop, name="provproxy-spool", daemon=True),
+            threading.Thread(target=self._loader_loop, name="provproxy-loader", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        # Leftovers from an earlier run go into the database before anything new (if it is up).
+        await asyncio.to_thread(self._first_replay_done.wait)
+
+    async def stop(self) -> None:
+        """Drain the queue into the spool and the spool into the database (if it is up)."""
+        if not self._running:
+            return
+        self._running = False
+        self._queue.put(_STOP)
+        spool_thread, loader_thread = self._threads
+        await asyncio.to_thread(spool_thread.join)
+        self._handoff.put(_STOP)
+        await asyncio.to_thread(loader_thread.join)
+        self._spool.close()
+        if not self._backlog:  # everything spooled is in the database
+            self._remove_confirmed_segments(including=self._spool.position.segment)
+        if self._engine is not None:
+            self._engine.dispose()
+
+    # -- spool thread --------------------------------------------------------------------
+
+    def _enqueue(self, item: _Item) -> None:
+        if not self._running:
+            raise RuntimeError("the recorder is not running")
+        self._queue.put(item)
+
+    def _spool_loop(self) -> None:
+        stopping = False
+        while not stopping or self._held:
+            items, stopping = self._take(stopping)
+            try:
+                self._persist(items)
+            except Exception as exc:  # never let the thread die: callers wait on it
+                log.exception("spool thread error")
+                for _, future, loop in items:
+                    _settle(future, loop, NotDurable(str(exc)))
+            if stopping and self._held and not self.stats.spool_ok and not self.stats.db_up:
+                break  # nowhere to put them: report and give up at shutdown
+        if self._held:
+            self.stats.events_dropped += len(self._held)
+            log.error("events lost at shutdown: neither spool nor database available", count=len(self._held))
+
+    def _take(self, stopping: bool) -> tuple[list[_Item], bool]:
+        """Up to a batch of queued items; waits (up to the flush interval) only for the first."""
+        items: list[_Item] = []
+        limit = self.settings.writer_batch_size
+        timeout = None if stopping else self.settings.writer_flush_interval_s
+        while len(items) < limit:
+            try:
+                item = self._queue.get(block=not items and not stopping, timeout=timeout)
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stopping = True
+                continue
+            items.append(item)  # type: ignore[arg-type]
+        return items, stopping
+
+    def _persist(self, items: list[_Item]) -> None:
+        pairs = self._seal([event for event, _, _ in items])
+        records = [(pair, encode_record(pair)) for pair in pairs]
+        if self._held:
+            records = self._held + records
+            self._held = []
+        if not records:
+            self._probe_when_unavailable()
+            return
+        error = self._spool_records(records)
+        if error is not None:
+            error = self._store_directly(records)
+        if error is not None:
+            self._hold(records)
+        for _, future, loop in items:
+            _settle(future, loop, NotDurable(error) if error else None)
+
+    def _seal(self, events: Sequence[Event]) -> list[RowPair]:
+        chain: Sequence[tuple[int, str, str] | None] = [None] * len(events)
+        if self.chainer is not None and events:
+            try:
+                chain = self.chainer.seal(events)
+            except Exception:  # a gap in the chain is visible; a lost event would not be
+                log.exception("chainer failed; events stored unsealed", count=len(events))
+        now = datetime.now(UTC)
+        return [
+            (event_row(event, link), body_row(event, self.settings.retention, now))
+            for event, link in zip(events, chain, strict=True)
+        ]
+
+    def _spool_records(self, records: list[tuple[RowPair, bytes]]) -> str | None:
+        try:
+            if not self._spool.is_open:
+                self._spool.ensure_open()
+            start, end = self._spool.append([payload for _, payload in records])
+        except OSError as exc:
+            if self.stats.spool_ok:
+                log.error("spool write failed", error=str(exc))
+            self.stats.spool_ok = False
+            return f"spool: {exc}"
+        self.stats.spool_ok = True
+        self.stats.events_spooled += len(records)
+        self._batch_number += 1
+        self._handoff.put(_Batch(self._batch_number, [pair for pair, _ in records], start, end))
+        return None
+
+    def _store_directly(self, records: list[tuple[RowPair, bytes]]) -> str | None:
+        """The spool is broken: make the batch durable in the database from this thread."""
+        try:
+            self._insert([pair for pair, _ in records], records)
+        except _DatabaseDown as exc:
+            return f"spool and database unavailable: {exc}"
+        self.stats.events_written += len(records)
+        return None
+
+    def _hold(self, records: list[tuple[RowPair, bytes]]) -> None:
+        room = MAX_HELD_EVENTS - len(self._held)
+        if len(records) > room:
+            self.stats.events_dropped += len(records) - room
+            log.error("events dropped: spool and database unavailable", count=len(records) - room)
+        self._held.extend(records[:room])
+        if not self._running:
+            return
+        time.sleep(min(self.settings.writer_retry_interval_s, 0.5))  # do not spin on a full disk
+
+    def _probe_when_unavailable(self) -> None:
+        """While idle, find out whether the spool or the database came back (fail-closed waits on it)."""
+        if self.stats.spool_ok:
+            return
+        try:
+            self._spool.ensure_open()
+            self.stats.spool_ok = True
+        except OSError:
+            if not self.stats.db_up:
+                self.stats.db_up = self._probe_database()
+
+    # -- loader thread -------------------------------------------------------------------
+
+    def _loader_loop(self) -> None:
+        stopping = False
+        self._replay_if_due(force=True)
+        self._first_replay_done.set()
+        while not stopping:
+            batches, stopping = self._take_batches()
+            try:
+                if not self._backlog:
+                    self._load(batches)
+                self._replay_if_due(force=stopping)
+                self._remove_confirmed_segments()
+            except Exception:
+                log.exception("loader thread error")
+                self._backlog = True
+
+    def _take_batches(self) -> tuple[list[_Batch], bool]:
+        batches: list[_Batch] = []
+        rows = 0
+        timeout = self.settings.writer_retry_interval_s
+        while rows < self.settings.writer_batch_size:
+            try:
+                item = self._handoff.get(block=not batches, timeout=timeout)
+            except queue.Empty:
+                break
+            if item is _STOP:
+                return batches, True
+            assert isinstance(item, _Batch)
+            batches.append(item)
+            rows += len(item.pairs)
+            self._durable, self._durable_number = item.end, item.number
+        return batches, False
+
+    def _load(self, batches: list[_Batch]) -> None:
+        """The fast path: insert batches straight from memory, in spool order."""
+        fresh = [b for b in batches if b.number >= self._next_number]
+        if not fresh:
+            return
+        if fresh[0].number != self._next_number:
+            self._backlog = True  # a batch went missing from memory: the spool has it
+            return
+        pairs = [pair for batch in fresh for pair in batch.pairs]
+        try:
+            self._insert(pairs)
+        except _DatabaseDown:
+            self._backlog = True
+            return
+        self.stats.events_written += len(pairs)
+        self._confirmed, self._next_number = fresh[-1].end, fresh[-1].number + 1
+
+    def _replay_if_due(self, force: bool = False) -> None:
+        if not self._backlog:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_attempt < self.settings.writer_retry_interval_s:
+            return
+        self._last_attempt = now
+        try:
+            self._replay()
+        except _DatabaseDown:
+            return
+        except OSError as exc:
+            log.error("spool replay failed", error=str(exc))
+            return
+        self._backlog = False
+        self._next_number = self._durable_number + 1
+        log.info("spool replayed into the database", confirmed=tuple(self._confirmed))
+
+    def _replay(self) -> None:
+        """Insert every spooled record from the confirmed position up to the durable end."""
+        limit = self.settings.writer_batch_size
+        for segment in self._spool.segments():
+            if segment < self._confirmed.segment or segment > self._durable.segment:
+                continue
+            start = self._confirmed.offset if segment == self._confirmed.segment else 0
+            end = self._durable.offset if segment == self._durable.segment else None
+            chunk: list[tuple[RowPair, bytes]] = []
+            offset = start
+            for payload, offset in self._spool.read(segment, start, end):
+                chunk.append((decode_record(payload), payload))
+                if len(chunk) >= limit:
+                    self._replay_chunk(chunk, Position(segment, offset))
+                    chunk = []
+            self._replay_chunk(chunk, Position(segment, offset))
+        self._confirmed = max(self._confirmed, self._durable)
+
+    def _replay_chunk(self, chunk: list[tuple[RowPair, bytes]], end: Position) -> None:
+        if chunk:
+            self._insert([pair for pair, _ in chunk], chunk)
+            self.stats.events_written += len(chunk)
+            self.stats.spool_replayed += len(chunk)
+        self._confirmed = max(self._confirmed, end)
+
+    def _remove_confirmed_segments(self, including: int | None = None) -> None:
+        last = self._confirmed.segment - 1 if including is None else including
+        doomed = [s for s in self._spool.segments() if s <= last]
+        if doomed and self._database_synced():
+            for segment in doomed:
+                self._spool.remove(segment)
+
+    # -- database ------------------------------------------------------------------------
+
+    def _insert(self, pairs: list[RowPair], records: Sequence[tuple[RowPair, bytes]] | None = None) -> None:
+        """Insert idempotently in one transaction; isolate rows the database refuses as invalid."""
+        assert self._engine is not None
+        try:
+            with self._engine.begin() as conn:
+                _insert_pairs(conn, pairs)
+        except SQLAlchemyError as exc:
+            if not _is_invalid_data(exc):
+                self._database_lost(exc)
+                raise _DatabaseDown(str(exc)) from exc
+            self._insert_one_by_one(pairs, records)
+        self.stats.db_up = True
+
+    def _insert_one_by_one(
+        self, pairs: list[RowPair], records: Sequence[tuple[RowPair, bytes]] | None
+    ) -> None:
+        assert self._engine is not None
+        payloads = [payload for _, payload in records] if records else [encode_record(p) for p in pairs]
+        for pair, payload in zip(pairs, payloads, strict=True):
+            try:
+                with self._engine.begin() as conn:
+                    _insert_pairs(conn, [pair])
+            except SQLAlchemyError as exc:
+                if not _is_invalid_data(exc):
+                    self._database_lost(exc)
+                    raise _DatabaseDown(str(exc)) from exc
+                self._reject(payload, exc)
+
+    def _reject(self, payload: bytes, exc: Exception) -> None:
+        """Keep a record the database will never take where an operator can find it (one JSON a line)."""
+        fd = os.open(self._spool.directory / REJECTED_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, payload + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.stats.events_rejected += 1
+        log.error("event refused by the database; kept in the rejected spool", error=str(exc).splitlines()[0])
+
+    def _database_lost(self, exc: Exception) -> None:
+        if self.stats.db_up:
+            log.warning("database unavailable; spooling", error=str(exc).splitlines()[0])
+        self.stats.db_up = False
+
+    def _probe_database(self) -> bool:
+        assert self._engine is not None
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def _database_synced(self) -> bool:
+        """True when what the database confirmed would survive a power cut (SQLite: WAL checkpointed)."""
+        assert self._engine is not None
+        if self._engine.dialect.name != "sqlite":
+            return True
+        try:
+            with self._engine.connect() as conn:
+                busy, wal_frames, checkpointed = conn.execute(text("PRAGMA wal_checkpoint(PASSIVE)")).one()
+        except SQLAlchemyError:
+            return False
+        return bool(busy == 0 and wal_frames == checkpointed)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**asdict(self.stats), "queue_depth": self.queue_depth}
+
+
+def _insert_pairs(conn: Connection, pairs: Sequence[RowPair]) -> None:
+    events, bodies = split(pairs)
+    if events:
+        conn.execute(_insert_ignoring_duplicates(conn, EventRow.__table__), events)  # type: ignore[arg-type]
+    if bodies:
+        conn.execute(_insert_ignoring_duplicates(conn, EventBodyRow.__table__), bodies)  # type: ignore[arg-type]
+
+
+def _insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def _is_invalid_data(exc: SQLAlchemyError) -> bool:
+    """Errors a retry cannot fix (a bad row), as opposed to an unavailable database."""
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
+
+
+def _settle(
+    future: asyncio.Future[None] | None, loop: asyncio.AbstractEventLoop | None, error: Exception | None
+) -> None:
+    if future is None or loop is None:
+        return
+
+    def settle() -> None:
+        if future.done():
+            return  # the caller was cancelled; the event is recorded all the same
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+    with contextlib.suppress(RuntimeError):  # the loop has closed
+        loop.call_soon_threadsafe(settle)
