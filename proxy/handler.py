@@ -9,7 +9,6 @@ adapters; features hang off the seams in ``proxy/hooks.py``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import time
 import zlib
@@ -18,11 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 import structlog
 
-from proxy.adapters import resolve_route
+from proxy.adapters import ADAPTERS, resolve_route
 from proxy.adapters.base import Adapter, CallOutcome, CallView, ErrorKind, OutcomeParser, Route
 from proxy.config import Settings
 from proxy.events import Decision, Event, Outcome, new_event_id
@@ -85,6 +85,8 @@ class ProxyHandler:
         path: str = scope["path"]
         headers = header_lookup(scope["headers"])
         adapter, route = resolve_route(method, path, headers)
+        if adapter is None:  # no vendor claims it: answer the 404 in some vendor's shape
+            adapter = ADAPTERS[0]
         started = time.perf_counter()
         event = Event(
             id=new_event_id(),
@@ -259,8 +261,8 @@ class ProxyHandler:
             if not call.response_started:
                 await self._refuse(call, send, error_kind, message, Outcome.UPSTREAM_ERROR)
                 return
-            # Broken mid-stream: the client keeps what it got; the partial is recorded.
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            # Broken mid-stream: return without ending the response, so the server
+            # drops the connection and the client sees the break as the upstream made it.
         if disconnect.is_set() and not _finished(relay):
             event.outcome = Outcome.CLIENT_DISCONNECTED.value
         await self._finish(call, outcome)
@@ -386,10 +388,18 @@ async def _relay_result(relay: asyncio.Task[CallOutcome]) -> tuple[CallOutcome |
         return await relay, None, ""
     except asyncio.CancelledError:
         return None, None, ""
-    except httpx.TimeoutException as exc:
-        return None, ErrorKind.UPSTREAM_TIMEOUT, f"Upstream timed out: {type(exc).__name__}"
     except httpx.TransportError as exc:
+        if _is_timeout(exc):
+            return None, ErrorKind.UPSTREAM_TIMEOUT, f"Upstream timed out: {type(exc).__name__}"
         return None, ErrorKind.UPSTREAM_UNREACHABLE, f"Upstream unreachable: {type(exc).__name__}"
+
+
+def _is_timeout(exc: httpx.TransportError) -> bool:
+    # httpx-aiohttp maps a refused connection to ConnectTimeout; trust the cause.
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, aiohttp.ServerTimeoutError):
+        return False
+    return isinstance(exc, httpx.TimeoutException) or isinstance(cause, asyncio.TimeoutError)
 
 
 def _finished(relay: asyncio.Task[CallOutcome]) -> bool:
@@ -434,5 +444,5 @@ def _apply_outcome(event: Event, outcome: CallOutcome) -> None:
     event.tool_calls = [{"name": t.name, "id": t.call_id, "arguments": t.arguments} for t in outcome.tool_calls]
     if outcome.error_type or outcome.error_message:
         event.error = f"{outcome.error_type or 'error'}: {(outcome.error_message or '')[:400]}"
-    if event.upstream_status is not None and event.upstream_status >= 400 or outcome.error_type:
+    if (event.upstream_status is not None and event.upstream_status >= 400) or outcome.error_type:
         event.outcome = Outcome.UPSTREAM_ERROR.value

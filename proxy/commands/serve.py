@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 import uvicorn
 
@@ -9,7 +11,7 @@ from proxy.app import create_app
 from proxy.config import Settings
 
 
-def uvicorn_config(app: object, host: str, port: int, log_level: str) -> uvicorn.Config:
+def uvicorn_config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
     """The server settings the proxy is measured and tested with.
 
     ``ws="none"``: Codex's WebSocket upgrade reaches the handler as plain HTTP

@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.fixtures_fake", "tests.fixtures_proxy"]
