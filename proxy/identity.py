@@ -129,15 +129,9 @@ def detect_client(headers: Mapping[str, str], call: CallView | None) -> tuple[st
         from_body = _from_body(call) if call is not None else None
         if from_body is not None:
             return from_body[0], from_body[1], session
-    if (
-        found is not None
-        and found[0] == "openai-sdk-python"
-        and headers.get("x-stainless-raw-response") == "true"
-    ):
+    if found is not None and found[0] == "openai-sdk-python" and headers.get("x-stainless-raw-response") == "true":
         found = ("litellm", None)  # litellm always asks the openai SDK for raw responses
-    if found is None and (
-        headers.get("x-app") == "cli" or "claude-code-" in headers.get("anthropic-beta", "")
-    ):
+    if found is None and (headers.get("x-app") == "cli" or "claude-code-" in headers.get("anthropic-beta", "")):
         found = ("claude-code", None)
     if found is None:
         return UNKNOWN, None, session

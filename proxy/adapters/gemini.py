@@ -230,7 +230,9 @@ class JSONElementSplitter:
             elif char in _CLOSERS:
                 self._depth -= 1
                 if self._collecting and self._depth == self._element_depth:
-                    if not self._dropping:
+                    if self._dropping or len(self._buffer) + pos + 1 - start > self._cap:
+                        self.overflowed = True
+                    else:
                         self._buffer.extend(data[start : pos + 1])
                         elements.append(bytes(self._buffer))
                     self._buffer.clear()

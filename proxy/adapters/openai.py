@@ -61,9 +61,7 @@ def _content_texts(content: Any) -> list[Any]:
     if isinstance(content, str):
         return [content]
     return [
-        part.get("text")
-        for part in as_list(content)
-        if isinstance(part, dict) and part.get("type") in _TEXT_PART_TYPES
+        part.get("text") for part in as_list(content) if isinstance(part, dict) and part.get("type") in _TEXT_PART_TYPES
     ]
 
 
@@ -304,9 +302,7 @@ class ResponsesOutcomeParser(_OpenAIParser):
         if item_type in ("function_call", "custom_tool_call"):
             out.tool(key, item.get("name"), item.get("call_id"))
             if done:
-                out.set_tool_args(
-                    key, item.get("arguments") if item_type == "function_call" else item.get("input")
-                )
+                out.set_tool_args(key, item.get("arguments") if item_type == "function_call" else item.get("input"))
         elif done and item_type == "message" and key not in self._items_with_deltas:
             for part in as_list(item.get("content")):
                 part = as_dict(part)
@@ -347,7 +343,11 @@ class ResponsesOutcomeParser(_OpenAIParser):
             out.outcome.stop_reason = "failed"
             out.set_error(response.get("error"), fallback_type="response_failed")
         elif kind == "error":
-            out.set_error(event.get("error") if isinstance(event.get("error"), dict) else event)
+            inner = event.get("error")
+            if isinstance(inner, dict):
+                out.set_error(inner)
+            else:  # the flat form: {"type": "error", "code": ..., "message": ...}
+                out.set_error({"code": event.get("code"), "message": event.get("message")})
 
     def _whole(self, body: dict[str, Any]) -> None:
         out = self._out
@@ -382,9 +382,7 @@ class ChatOutcomeParser(_OpenAIParser):
         target.input_tokens = as_int(usage.get("prompt_tokens"))
         target.output_tokens = as_int(usage.get("completion_tokens"))
         target.cache_read_tokens = as_int(as_dict(usage.get("prompt_tokens_details")).get("cached_tokens"))
-        target.reasoning_tokens = as_int(
-            as_dict(usage.get("completion_tokens_details")).get("reasoning_tokens")
-        )
+        target.reasoning_tokens = as_int(as_dict(usage.get("completion_tokens_details")).get("reasoning_tokens"))
 
     def _tool_calls(self, calls: Any) -> None:
         out = self._out

@@ -67,7 +67,8 @@ def test_string_content_and_wrappers_embedded_in_text() -> None:
         "messages": [
             {
                 "role": "user",
-                "content": "<system-reminder>\nctx\n</system-reminder>\nPlease fix the bug<system-reminder>x</system-reminder>",
+                "content": "<system-reminder>\nctx\n</system-reminder>\nPlease fix the bug"
+                "<system-reminder>x</system-reminder>",
             }
         ]
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from proxy.adapters import ADAPTERS, resolve_route
+from proxy.adapters.paths import path_segments
 
 ANTHROPIC_HEADERS = {"anthropic-version": "2023-06-01", "x-api-key": "sk-ant-x"}
 OPENAI_HEADERS = {"authorization": "Bearer sk-x"}
@@ -92,9 +93,7 @@ ROUTES = [
 
 
 @pytest.mark.parametrize(("method", "path", "headers", "vendor", "endpoint", "upstream"), ROUTES)
-def test_route(
-    method: str, path: str, headers: dict[str, str], vendor: str, endpoint: str, upstream: str
-) -> None:
+def test_route(method: str, path: str, headers: dict[str, str], vendor: str, endpoint: str, upstream: str) -> None:
     adapter, route = resolve_route(method, path, headers)
     assert adapter is not None and route is not None
     assert (adapter.vendor, route.vendor, route.endpoint, route.upstream_path, route.method) == (
@@ -210,3 +209,27 @@ def test_upstream_path_is_rebuilt_not_copied() -> None:
     # The query string never leaks into upstream_path; the core forwards it separately.
     _, route = resolve_route("POST", "/anthropic/v1/messages?beta=true", {})
     assert route is not None and route.upstream_path == "/v1/messages"
+
+
+@pytest.mark.parametrize(
+    ("path", "segments"),
+    [
+        ("/", []),
+        ("/v1/messages", ["v1", "messages"]),
+        ("/v1/messages?beta=true", ["v1", "messages"]),
+        ("/v1/messages/..", None),
+        ("/v1/./messages", None),
+        ("/..", None),
+        ("/a/..b", None),
+        ("", None),
+        ("v1/messages", None),
+        ("/v1//messages", None),
+        ("/v1/messages/", None),
+        ("/v1/%6d", None),
+        ("/v1/a@b", None),
+        ("/v1/a\\b", None),
+        ("/" + "a" * 3000, None),
+    ],
+)
+def test_path_segments(path: str, segments: list[str] | None) -> None:
+    assert path_segments(path) == segments
