@@ -13,7 +13,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from proxy.adapters import ADAPTERS
 from proxy.config import Settings, get_settings
@@ -29,6 +30,7 @@ from proxy.hooks import (
     Recorder,
 )
 from proxy.logs import configure_logging
+from proxy.metrics import Metrics
 
 # Paths the proxy serves itself; everything else is vendor traffic.
 OWN_PATHS = ("/healthz", "/readyz", "/metrics", "/admin", "/docs", "/openapi.json")
@@ -57,6 +59,7 @@ class ProvenanceProxyApp:
         self.settings = settings
         self.components = components
         self.pool = UpstreamPool(settings, (a.vendor for a in ADAPTERS))
+        self.metrics = Metrics(components.recorder)
         self.handler = ProxyHandler(
             settings,
             self.pool,
@@ -64,6 +67,7 @@ class ProvenanceProxyApp:
             components.decider,
             components.recorder,
             components.signer,
+            self.metrics,
         )
         self.api = self._build_api()
 
@@ -88,6 +92,10 @@ class ProvenanceProxyApp:
         async def readyz() -> JSONResponse:
             ready = self.components.recorder.can_record()
             return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+        @api.get("/metrics")
+        async def metrics() -> Response:
+            return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
         return api
 

@@ -29,6 +29,7 @@ from proxy.events import Decision, Event, Outcome, new_event_id
 from proxy.forward import UpstreamPool, forward_headers, header_lookup, response_headers, strip_query_params
 from proxy.hooks import Decider, HeaderSigner, Identity, PrincipalResolver, Recorder, Unauthenticated
 from proxy.identity import detect_client
+from proxy.metrics import Metrics
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -69,8 +70,10 @@ class ProxyHandler:
         decider: Decider,
         recorder: Recorder,
         signer: HeaderSigner | None,
+        metrics: Metrics,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.pool = pool
         self.principals = principals
         self.decider = decider
@@ -311,7 +314,10 @@ class ProxyHandler:
             # Durable before the response ends: a client that saw the end of its
             # response can rely on the event existing, even if the proxy dies now.
             event.latency_ms = (time.perf_counter() - call.started) * 1000
-            await self.recorder.commit(event)
+            try:
+                await self.recorder.commit(event)
+            except Exception:  # held and retried by the recorder; the client is not made to pay
+                log.error("record_not_durable", id=event.id, exc_info=True)
             trailer = adapter.sse_comment(f"provenance id={event.id}") if is_sse else b""
             await send({"type": "http.response.body", "body": trailer, "more_body": False})
             return outcome
@@ -354,6 +360,7 @@ class ProxyHandler:
         self._log(event)
 
     def _log(self, event: Event) -> None:
+        self.metrics.observe(event)
         log.info(
             "call",
             id=event.id,

@@ -434,3 +434,12 @@ def test_many_concurrent_streams_all_complete(shared_proxy: ProxyProcess, fake: 
         thread.join()
     assert errors == []
     assert fake.count("/v1/messages") == 24
+
+
+def test_health_readiness_and_metrics(shared_proxy: ProxyProcess, fake: FakeVendor) -> None:
+    assert httpx.get(shared_proxy.url + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(shared_proxy.url + "/readyz").status_code == 200
+    httpx.post(shared_proxy.url + "/v1/messages", json=MESSAGES_BODY, headers=ANTHROPIC_HEADERS)
+    text = httpx.get(shared_proxy.url + "/metrics").text
+    assert 'provproxy_calls_total{decision="allow",endpoint="messages",outcome="completed",vendor="anthropic"}' in text
+    assert "provproxy_call_duration_seconds_bucket" in text
