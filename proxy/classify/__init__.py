@@ -1,0 +1,80 @@
+"""The use of a request: rules and a linear model, combined and explained.
+
+``classify_call`` is what the decide phase calls; ``classify_text`` is the
+same for a bare instruction. The combined score of a label is the softmax of
+``log(model probability) + rule evidence``: the model ranks, the rules move
+the ranking and name why. A verdict is *strong* only when both agree — that is
+what a blocking policy rule should require, because a block interrupts a
+person's work and must be right.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from proxy.adapters.base import CallView
+from proxy.classify.model import shipped_model
+from proxy.classify.rules import LABELS, OVERHEAD, apply_rules, window
+
+__all__ = ["LABELS", "OVERHEAD", "Classification", "classify_call", "classify_text"]
+
+STRONG = "strong"
+WEAK = "weak"
+
+# Thresholds for a strong verdict: rule evidence, model probability, combined score.
+STRONG_RULE_EVIDENCE = 2.0
+STRONG_MODEL_PROBABILITY = 0.3
+STRONG_COMBINED_SCORE = 0.8
+_FLOOR = 1e-6  # keeps log() finite for labels the model rules out
+
+# Endpoints that carry no request for work (token counting, model listing).
+_OVERHEAD_ENDPOINTS = ("count_tokens", "counttokens", "models")
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    label: str
+    scores: dict[str, float]  # combined score per label, summing to 1
+    rule_hits: list[str] = field(default_factory=list)
+    strength: str = WEAK  # "strong" | "weak"
+
+    @property
+    def confidence(self) -> float:
+        return self.scores.get(self.label, 0.0)
+
+
+def classify_text(text: str) -> Classification:
+    """Label one human instruction."""
+    if not text.strip():
+        return _overhead("no_instruction")
+    evidence = apply_rules(text)
+    probabilities = shipped_model().probabilities(window(text))
+    logits = {
+        label: math.log(max(probabilities.get(label, 0.0), _FLOOR)) + evidence.scores[label] for label in LABELS
+    }
+    top = max(logits.values())
+    exp = {label: math.exp(value - top) for label, value in logits.items()}
+    total = sum(exp.values())
+    scores = {label: round(value / total, 4) for label, value in exp.items()}
+    label = max(scores, key=scores.__getitem__)
+    strong = (
+        evidence.scores[label] >= STRONG_RULE_EVIDENCE
+        and probabilities.get(label, 0.0) >= STRONG_MODEL_PROBABILITY
+        and scores[label] >= STRONG_COMBINED_SCORE
+    )
+    return Classification(label, scores, evidence.hits, STRONG if strong else WEAK)
+
+
+def classify_call(call: CallView) -> Classification:
+    """Label a call: side calls and instruction-less endpoints are overhead."""
+    if call.side_call:
+        return _overhead(f"side_call:{call.side_call}")
+    endpoint = call.endpoint.lower()
+    if endpoint.replace(".", "_").endswith(_OVERHEAD_ENDPOINTS):
+        return _overhead(f"endpoint:{call.endpoint}")
+    return classify_text(call.instruction)
+
+
+def _overhead(reason: str) -> Classification:
+    return Classification(OVERHEAD, {OVERHEAD: 1.0}, [reason], STRONG)

@@ -1,0 +1,74 @@
+"""The decide phase: classify the call (once per session and instruction), then apply the policy."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+from proxy.adapters.base import CallView
+from proxy.classify import Classification, classify_call
+from proxy.hooks import Identity, Verdict
+from proxy.policy import PolicySource
+
+CacheKey = tuple[str | None, str]
+
+
+class PolicyDecider:
+    """Implements :class:`proxy.hooks.Decider`.
+
+    An agent loop re-sends the same human instruction with every tool result;
+    the classification is cached per (session, instruction hash) in a bounded
+    LRU so the loop pays for it once. The policy is applied on every call,
+    because volume rules count calls and the policy file may have changed.
+    """
+
+    def __init__(
+        self,
+        policy_source: PolicySource | Path | str | None = None,
+        cache_size: int = 10_000,
+        classifier: Callable[[CallView], Classification] = classify_call,
+    ) -> None:
+        if not isinstance(policy_source, PolicySource):
+            policy_source = PolicySource(Path(policy_source) if policy_source is not None else None)
+        self.policy_source = policy_source
+        self._classify = classifier
+        self._cache: OrderedDict[CacheKey, Classification] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def classification(self, call: CallView, session_id: str | None) -> Classification:
+        key = (session_id, _call_digest(call))
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        result = self._classify(call)
+        with self._lock:
+            self._cache[key] = result
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return result
+
+    def decide(self, call: CallView, identity: Identity) -> Verdict:
+        result = self.classification(call, identity.session_id)
+        source = self.policy_source
+        outcome = source.current().decide(result, call, identity, source.appeal_default)
+        return Verdict(
+            action=outcome.action,
+            label=result.label,
+            scores=dict(result.scores),
+            rule_hits=list(result.rule_hits),
+            policy_rule=outcome.rule,
+            message=outcome.message,
+        )
+
+
+def _call_digest(call: CallView) -> str:
+    """What the classification depends on: the instruction, and whether it is overhead."""
+    digest = hashlib.blake2b(call.instruction.encode("utf-8", "surrogatepass"), digest_size=16)
+    digest.update(f"\0{call.side_call}\0{call.endpoint}".encode())
+    return digest.hexdigest()
