@@ -276,7 +276,9 @@ class ResponsesOutcomeParser(_OpenAIParser):
 
     def __init__(self, streaming: bool) -> None:
         super().__init__(streaming)
-        self._items_with_deltas: set[str] = set()
+        # Final items repeat what the deltas carried; they are used only when no deltas came.
+        self._saw_text_delta = False
+        self._saw_thinking_delta = False
         self._saw_items = False
 
     def _usage(self, usage: Any) -> None:
@@ -303,12 +305,12 @@ class ResponsesOutcomeParser(_OpenAIParser):
             out.tool(key, item.get("name"), item.get("call_id"))
             if done:
                 out.set_tool_args(key, item.get("arguments") if item_type == "function_call" else item.get("input"))
-        elif done and item_type == "message" and key not in self._items_with_deltas:
+        elif done and item_type == "message" and not self._saw_text_delta:
             for part in as_list(item.get("content")):
                 part = as_dict(part)
                 if part.get("type") == "output_text":
                     out.add_text(part.get("text"))
-        elif done and item_type == "reasoning" and key not in self._items_with_deltas:
+        elif done and item_type == "reasoning" and not self._saw_thinking_delta:
             for part in as_list(item.get("summary")):
                 out.add_thinking(as_dict(part).get("text"))
 
@@ -317,12 +319,12 @@ class ResponsesOutcomeParser(_OpenAIParser):
         out = self._out
         if kind == "response.output_text.delta":
             out.add_text(event.get("delta"))
-            self._items_with_deltas.add(as_str(event.get("item_id")) or "")
+            self._saw_text_delta = True
         elif kind in ("response.function_call_arguments.delta", "response.custom_tool_call_input.delta"):
             out.add_tool_args(as_str(event.get("item_id")) or "", event.get("delta"))
         elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
             out.add_thinking(event.get("delta"))
-            self._items_with_deltas.add(as_str(event.get("item_id")) or "")
+            self._saw_thinking_delta = True
         elif kind in ("response.output_item.added", "response.output_item.done"):
             self._saw_items = True
             self._item(as_dict(event.get("item")), done=kind == "response.output_item.done")
