@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import uuid_utils
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     COMPLETED = "completed"
     CLIENT_DISCONNECTED = "client_disconnected"
     UPSTREAM_ERROR = "upstream_error"  # unreachable, timed out, reset mid-stream
@@ -23,7 +23,7 @@ class Outcome(str, Enum):
     REJECTED = "rejected"  # refused by the proxy itself: bad JSON, too large, bad key, unavailable
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     ALLOW = "allow"
     FLAG = "flag"
     BLOCK = "block"

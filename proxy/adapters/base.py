@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 # Upper bounds on what one call may keep in memory while it streams.
@@ -18,7 +18,7 @@ MAX_COLLECTED_TEXT = 256 * 1024
 MAX_INSTRUCTION_CHARS = 64 * 1024
 
 
-class ErrorKind(str, Enum):
+class ErrorKind(StrEnum):
     """Why the proxy itself answers instead of the upstream."""
 
     INVALID_REQUEST = "invalid_request"  # malformed JSON, wrong types: 400
