@@ -128,16 +128,11 @@ def export_attestation(engine: Engine, event_id: str, key: SigningKey) -> bytes:
                 f"event {event_id} (seq {seq}) is not covered by a checkpoint yet; "
                 "run `provproxy provenance checkpoint`"
             )
-        leaves = [
-            leaf_hash(bytes.fromhex(h))
-            for _, h, _ in tables.stream_record_hashes(conn, 0, checkpoint.tree_size)
-        ]
+        leaves = [leaf_hash(bytes.fromhex(h)) for _, h, _ in tables.stream_record_hashes(conn, 0, checkpoint.tree_size)]
     if len(leaves) != checkpoint.tree_size:
         raise AttestationError("records covered by the checkpoint are missing; run `provproxy verify`")
     proof = inclusion_proof(leaves, seq - 1)
-    if not verify_inclusion(
-        leaves[seq - 1], seq - 1, len(leaves), proof, bytes.fromhex(checkpoint.root_hash)
-    ):
+    if not verify_inclusion(leaves[seq - 1], seq - 1, len(leaves), proof, bytes.fromhex(checkpoint.root_hash)):
         raise AttestationError("the records no longer match the checkpoint; run `provproxy verify`")
     record = record_dict(row[3:])
     if record_hash(prev, seq, canonical_record(record)) != digest:
@@ -196,9 +191,7 @@ def verify_attestation(data: bytes, keyring: Keyring) -> VerifiedAttestation:
     if not keyring.verify(envelope_kid, pae(PAYLOAD_TYPE, payload), _strict_b64(signature["sig"])):
         raise AttestationError("DSSE signature does not verify")
 
-    statement = _exact_keys(
-        orjson.loads(payload), {"_type", "subject", "predicateType", "predicate"}, "statement"
-    )
+    statement = _exact_keys(orjson.loads(payload), {"_type", "subject", "predicateType", "predicate"}, "statement")
     if statement["_type"] != STATEMENT_TYPE or statement["predicateType"] != PREDICATE_TYPE:
         raise AttestationError("not a provenance-proxy completion statement")
     predicate = statement["predicate"]

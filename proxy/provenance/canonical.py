@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -90,9 +91,9 @@ INT_FIELDS = frozenset(
 )
 MAX_SAFE_INT = 2**53 - 1  # beyond this RFC 8785 would print the number as a double
 
-_TS_INDEX = CANONICAL_FIELDS.index("ts")
 _BOOL_INDEXES = tuple(CANONICAL_FIELDS.index(name) for name in sorted(BOOL_FIELDS))
 _INT_INDEXES = tuple(CANONICAL_FIELDS.index(name) for name in sorted(INT_FIELDS))
+assert {"stream", "output_truncated"} == BOOL_FIELDS  # canonical_values names them
 assert all(name.isascii() for name in CANONICAL_FIELDS)  # sorted() == UTF-16 order only for ASCII
 
 
@@ -103,10 +104,16 @@ class CanonicalError(ValueError):
 def format_ts(value: datetime | str) -> str:
     """UTC, microseconds always shown; naive datetimes (SQLite) are taken as UTC."""
     if isinstance(value, str):
+        # SQLite's text form, as SQLAlchemy writes it: "YYYY-MM-DD HH:MM:SS.ffffff"
+        if len(value) == 26 and value[10] == " " and value[19] == ".":
+            return f"{value[:10]}T{value[11:]}Z"
         value = datetime.fromisoformat(value)
-    if value.tzinfo is not None:
+    if value.tzinfo is not None and value.utcoffset():
         value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
+    )
 
 
 def _as_bool(value: Any) -> Any:
@@ -122,23 +129,26 @@ def _as_bool(value: Any) -> Any:
 def canonical_values(values: Sequence[Any]) -> bytes:
     """Canonical JSON of one record given its values in :data:`CANONICAL_FIELDS` order.
 
-    Accepts what the database returns (naive or aware ``datetime`` or an ISO
-    string for ``ts``, 0/1 for booleans)."""
-    normalised = list(values)
-    ts = normalised[_TS_INDEX]
+    Accepts what the database returns (naive or aware ``datetime`` or SQLite's
+    text for ``ts``, 0/1 for booleans)."""
+    record = dict(zip(CANONICAL_FIELDS, values, strict=True))  # insertion order is the sorted field order
+    ts = record["ts"]
     if ts is not None:
-        normalised[_TS_INDEX] = format_ts(ts)
-    for index in _BOOL_INDEXES:
-        normalised[index] = _as_bool(normalised[index])
+        record["ts"] = format_ts(ts)
+    record["stream"] = _as_bool(record["stream"])
+    record["output_truncated"] = _as_bool(record["output_truncated"])
     try:
-        return orjson.dumps(dict(zip(CANONICAL_FIELDS, normalised, strict=True)))
+        return orjson.dumps(record)
     except TypeError as exc:
         raise CanonicalError(str(exc)) from exc
 
 
-def event_values(event: Event) -> list[Any]:
+_event_getter = attrgetter(*CANONICAL_FIELDS)
+
+
+def event_values(event: Event) -> tuple[Any, ...]:
     """The event's values in :data:`CANONICAL_FIELDS` order, checked for the write path."""
-    values = [getattr(event, name) for name in CANONICAL_FIELDS]
+    values: tuple[Any, ...] = _event_getter(event)
     for index in _INT_INDEXES:
         number = values[index]
         if number is not None and (type(number) is not int or abs(number) > MAX_SAFE_INT):

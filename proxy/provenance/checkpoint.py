@@ -74,9 +74,7 @@ def note_body(origin: str, tree_size: int, root: bytes, ts: datetime) -> str:
     return f"{origin}\n{tree_size}\n{base64.b64encode(root).decode()}\nts {stamp}\n"
 
 
-def sign_checkpoint(
-    key: SigningKey, tree_size: int, root: bytes, ts: datetime, origin: str = ORIGIN
-) -> Checkpoint:
+def sign_checkpoint(key: SigningKey, tree_size: int, root: bytes, ts: datetime, origin: str = ORIGIN) -> Checkpoint:
     body = note_body(origin, tree_size, root, ts)
     signature = key.sign(body.encode())
     key_hash = note_key_hash(origin, raw_public(key.public_key))
@@ -275,9 +273,7 @@ class Checkpointer:
                     head = digest
                 if frontier.size == self._frontier.size:
                     return None
-                checkpoint = sign_checkpoint(
-                    self._key, frontier.size, frontier.root(), datetime.now(UTC), self._origin
-                )
+                checkpoint = sign_checkpoint(self._key, frontier.size, frontier.root(), datetime.now(UTC), self._origin)
                 self.tables.insert_checkpoint(
                     conn,
                     tree_size=checkpoint.tree_size,
@@ -290,10 +286,6 @@ class Checkpointer:
                 conn.commit()
             self._frontier, self._head_hash = frontier, head
             self._dir.mkdir(parents=True, exist_ok=True)
-            _write_atomically(
-                self._dir / f"checkpoint-{checkpoint.tree_size:012d}.txt", checkpoint.note.encode()
-            )
-            _write_atomically(
-                self._state_path(), orjson.dumps({"frontier": frontier.to_json(), "head_hash": head})
-            )
+            _write_atomically(self._dir / f"checkpoint-{checkpoint.tree_size:012d}.txt", checkpoint.note.encode())
+            _write_atomically(self._state_path(), orjson.dumps({"frontier": frontier.to_json(), "head_hash": head}))
             return checkpoint

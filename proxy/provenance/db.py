@@ -60,10 +60,14 @@ class ProvenanceTables:
 
     def stream_chain_rows(self, conn: Connection, after_seq: int) -> Iterator[Sequence[Any]]:
         """Rows ``(seq, record_hash, prev_hash, *canonical fields)`` with seq > after_seq,
-        in seq order, streamed in batches (no ORM objects)."""
+        in seq order, streamed in batches (server-side cursor on PostgreSQL).
+
+        Values come as the driver returns them, without SQLAlchemy's type processing
+        (the verify hot path): ``ts`` may be SQLite text, booleans 0/1."""
         columns = [self.events.c[name] for name in CHAIN_COLUMNS]
-        query = sa.select(*columns).where(self.events.c.seq > after_seq).order_by(self.events.c.seq)
-        result = conn.execution_options(yield_per=STREAM_BATCH).execute(query)
+        query = sa.select(*columns).where(self.events.c.seq > int(after_seq)).order_by(self.events.c.seq)
+        sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).exec_driver_sql(sql)
         for partition in result.partitions():
             yield from partition
 
@@ -72,9 +76,7 @@ class ProvenanceTables:
     ) -> Iterator[tuple[int, str, str]]:
         """``(seq, record_hash, prev_hash)`` in seq order."""
         events = self.events
-        query = sa.select(events.c.seq, events.c.record_hash, events.c.prev_hash).where(
-            events.c.seq > after_seq
-        )
+        query = sa.select(events.c.seq, events.c.record_hash, events.c.prev_hash).where(events.c.seq > after_seq)
         if up_to_seq is not None:
             query = query.where(events.c.seq <= up_to_seq)
         result = conn.execution_options(yield_per=STREAM_BATCH).execute(query.order_by(events.c.seq))
@@ -91,9 +93,7 @@ class ProvenanceTables:
         return int(count), None if first is None else str(first)
 
     def record_hash_at(self, conn: Connection, seq: int) -> str | None:
-        value = conn.execute(
-            sa.select(self.events.c.record_hash).where(self.events.c.seq == seq)
-        ).scalar_one_or_none()
+        value = conn.execute(sa.select(self.events.c.record_hash).where(self.events.c.seq == seq)).scalar_one_or_none()
         return None if value is None else str(value)
 
     def chain_row_by_id(self, conn: Connection, event_id: str) -> Sequence[Any] | None:
@@ -108,9 +108,7 @@ class ProvenanceTables:
 
     def checkpoints_after(self, conn: Connection, tree_size: int) -> list[CheckpointRow]:
         c = self.checkpoints.c
-        rows = conn.execute(
-            self._checkpoint_query().where(c.tree_size > tree_size).order_by(c.tree_size, c.id)
-        )
+        rows = conn.execute(self._checkpoint_query().where(c.tree_size > tree_size).order_by(c.tree_size, c.id))
         return [CheckpointRow(*row) for row in rows]
 
     def latest_checkpoint(self, conn: Connection) -> CheckpointRow | None:

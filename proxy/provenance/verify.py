@@ -37,7 +37,7 @@ from proxy.provenance.chain import GENESIS_HASH, record_hash
 from proxy.provenance.checkpoint import CheckpointError, verify_note
 from proxy.provenance.db import CheckpointRow, ProvenanceTables
 from proxy.provenance.keys import Keyring
-from proxy.provenance.merkle import MerkleFrontier, leaf_hash, node_hash
+from proxy.provenance.merkle import MerkleFrontier
 
 _ID_INDEX = 3 + CANONICAL_FIELDS.index("id")
 
@@ -206,7 +206,8 @@ def verify_database(
         range_start = start.size + 1
         next_index = 0
         next_size = pending[0].tree_size if pending else -1
-        fromhex = bytes.fromhex
+        prev_raw = bytes.fromhex(prev)
+        sha256 = hashlib.sha256
         for row in tables.stream_chain_rows(conn, start.size):
             seq = row[0]
             if seq != size + 1:
@@ -225,18 +226,20 @@ def verify_database(
             if row[2] != prev:
                 finding = _link_finding(row, seq, canonical, prev_id)
                 break
-            if record_hash(prev, seq, canonical) != row[1]:
+            sealed = sha256(prev_raw + seq.to_bytes(8, "big") + canonical).digest()  # chain.record_hash
+            if sealed.hex() != row[1]:
                 finding = Finding("altered", seq, row[_ID_INDEX], "content does not match its record hash")
                 break
             # MerkleFrontier.append, inlined: this loop is the verify hot path.
-            digest = leaf_hash(fromhex(row[1]))
+            digest = sha256(b"\x00" + sealed).digest()
             carry = size
             while carry & 1:
-                digest = node_hash(subtrees.pop(), digest)
+                digest = sha256(b"\x01" + subtrees.pop() + digest).digest()
                 carry >>= 1
             subtrees.append(digest)
             size += 1
             frontier.size = size
+            prev_raw = sealed
             prev = row[1]
             prev_id = row[_ID_INDEX]
             while size == next_size:
@@ -263,8 +266,7 @@ def verify_database(
                 "removed",
                 size + 1,
                 None,
-                f"checkpoint {pending[next_index].id} covers {next_size} records "
-                f"but the log ends at seq {size}",
+                f"checkpoint {pending[next_index].id} covers {next_size} records but the log ends at seq {size}",
             )
         unsealed, unsealed_id = tables.first_unsealed(conn)
     if finding is None and unsealed:
