@@ -1,0 +1,235 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session
+
+from proxy.config import Settings
+from proxy.events import Event
+from proxy.store.queries import get_event
+from proxy.store.writer import REJECTED_FILE, DurableRecorder, NotDurable
+from tests.store.conftest import make_event, make_settings
+from tests.store.helpers import database_outage, event_ids, wait_until
+
+pytestmark = pytest.mark.anyio
+REPO = Path(__file__).resolve().parents[2]
+
+
+def spool_segments(settings: Settings) -> list[Path]:
+    return sorted(Path(settings.spool_dir).glob("*.spool"))
+
+
+async def test_batches_inserts_and_leaves_no_spool(settings: Settings, engine: Engine) -> None:
+    recorder = DurableRecorder(settings)
+    await recorder.start()
+    assert recorder._engine is not None
+    inserts: list[int] = []
+
+    @event.listens_for(recorder._engine, "before_cursor_execute")
+    def count(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        if statement.startswith("INSERT INTO events"):
+            inserts.append(1)
+
+    submitted = [make_event() for _ in range(1200)]
+    for e in submitted:
+        recorder.submit(e)
+    await recorder.stop()
+
+    assert sorted(event_ids(engine)) == sorted(e.id for e in submitted)
+    assert len(inserts) < 100, f"{len(inserts)} INSERT statements for 1200 events: not batched"
+    assert recorder.stats.events_spooled == recorder.stats.events_written == 1200
+    assert spool_segments(settings) == []
+
+
+async def test_commit_returns_once_the_event_is_durable(settings: Settings, engine: Engine) -> None:
+    recorder = DurableRecorder(settings)
+    await recorder.start()
+    e = make_event()
+    await recorder.commit(e)
+    assert recorder.stats.events_spooled == 1
+    await wait_until(lambda: event_ids(engine) == [e.id], what="the event in the database")
+    await recorder.stop()
+
+
+async def test_outage_spools_then_replays_exactly_once(
+    settings: Settings, engine: Engine, database_url: str, request: pytest.FixtureRequest
+) -> None:
+    recorder = DurableRecorder(settings)
+    await recorder.start()
+    before = [make_event() for _ in range(20)]
+    for e in before:
+        await recorder.commit(e)
+    with database_outage(database_url, request):
+        during = [make_event(stream=True) for _ in range(60)]
+        await recorder.commit(during[0])
+        await wait_until(lambda: not recorder.stats.db_up, what="the writer noticing the outage")
+        for e in during[1:]:
+            await recorder.commit(e)  # acknowledged: spooled, although the database is down
+        assert recorder.can_record()
+        # The loader has seen every spooled batch while the database was down.
+        await wait_until(lambda: recorder._durable == recorder._spool.position, what="the loader to catch up")
+    after = [make_event() for _ in range(20)]
+    for e in after:
+        await recorder.commit(e)
+    expected = sorted(e.id for e in before + during + after)
+    await wait_until(lambda: len(event_ids(engine)) == len(expected), what="the replay")
+    await recorder.stop()
+
+    assert sorted(event_ids(engine)) == expected
+    assert recorder.stats.spool_replayed >= len(during)
+    assert recorder.stats.db_up
+    assert spool_segments(settings) == []
+
+
+def _run_child(database_url: str, spool_dir: Path, mode: str, count: int, wait_for: int) -> list[str]:
+    """Start the recorder child, collect ``wait_for`` acknowledged ids (or all until done), kill -9 it."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.store.recorder_child", database_url, str(spool_dir), mode, str(count)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    acknowledged: list[str] = []
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.strip() == "done" or len(acknowledged) >= wait_for:
+                break
+            acknowledged.append(line.strip())
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    assert child.returncode == -signal.SIGKILL
+    return acknowledged
+
+
+async def test_kill_9_while_database_is_down_loses_nothing(
+    settings: Settings, engine: Engine, database_url: str, request: pytest.FixtureRequest
+) -> None:
+    n = 150
+    with database_outage(database_url, request):
+        acknowledged = _run_child(database_url, Path(settings.spool_dir), "exact", n, wait_for=n + 1)
+    assert len(acknowledged) == n
+    assert spool_segments(settings), "the killed process left its spool behind"
+
+    recorder = DurableRecorder(settings)
+    await recorder.start()  # replays the leftovers before returning
+    assert sorted(event_ids(engine)) == sorted(acknowledged)
+    await recorder.stop()
+    assert recorder.stats.spool_replayed == n
+    assert spool_segments(settings) == []
+
+
+async def test_kill_9_mid_run_keeps_every_acknowledged_event(settings: Settings, engine: Engine) -> None:
+    acknowledged = _run_child(str(engine.url.render_as_string(False)), Path(settings.spool_dir), "endless", 0, 300)
+    recorder = DurableRecorder(settings)
+    await recorder.start()
+    await recorder.stop()
+    stored = event_ids(engine)
+    assert len(stored) == len(set(stored))
+    assert set(acknowledged) <= set(stored)
+
+
+async def test_fail_closed_when_neither_spool_nor_database_is_available(
+    tmp_path: Path, database_url: str, engine: Engine, request: pytest.FixtureRequest
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("the spool cannot be created here")
+    settings = make_settings(database_url, blocker / "spool", fail_closed=True)
+    recorder = DurableRecorder(settings)
+    await recorder.start()
+    assert not recorder.stats.spool_ok
+    assert recorder.can_record(), "the database alone still makes events durable"
+    direct = make_event()
+    await recorder.commit(direct)
+
+    held = make_event()
+    with database_outage(database_url, request):
+        with pytest.raises(NotDurable):
+            await recorder.commit(held)
+        assert not recorder.can_record()
+    await wait_until(recorder.can_record, what="recovery once the database is back")
+    await wait_until(lambda: held.id in event_ids(engine), what="the held event to be stored")
+    await recorder.stop()
+    assert sorted(event_ids(engine)) == sorted([direct.id, held.id])
+
+
+@pytest.mark.parametrize("retention", ["full", "completion-only", "metadata-only"])
+async def test_body_retention(retention: str, database_url: str, engine: Engine, tmp_path: Path) -> None:
+    recorder = DurableRecorder(make_settings(database_url, tmp_path / "spool", retention=retention))
+    await recorder.start()
+    e = make_event(
+        request_body=b'{"messages":[{"role":"user","content":"write a parser"}]}',
+        instruction="write a parser",
+        completion_text="def parse(): ...",
+        thinking_text="the user wants a parser",
+        tool_calls=[{"name": "Write", "input": {"path": "p.py"}}],
+    )
+    await recorder.commit(e)
+    await recorder.stop()
+    with Session(engine) as session:
+        stored = get_event(session, e.id)
+    assert stored is not None
+    body = stored["body"]
+    if retention == "metadata-only":
+        assert body is None
+        return
+    assert body["completion_text"] == "def parse(): ..."
+    assert body["thinking_text"] == "the user wants a parser"
+    assert body["instruction"] == "write a parser"
+    assert body["tool_calls"] == [{"name": "Write", "input": {"path": "p.py"}}]
+    expected_request = '{"messages":[{"role":"user","content":"write a parser"}]}' if retention == "full" else None
+    assert body["request_body"] == expected_request
+
+
+class CountingChainer:
+    def __init__(self) -> None:
+        self.sealed: list[str] = []
+
+    def seal(self, events: Sequence[Event]) -> list[tuple[int, str, str]]:
+        links = []
+        for e in events:
+            previous = self.sealed[-1] if self.sealed else "0" * 64
+            self.sealed.append(f"{len(self.sealed) + 1:064d}")
+            links.append((len(self.sealed), self.sealed[-1], previous))
+        return links
+
+
+async def test_chainer_seals_in_submission_order(settings: Settings, engine: Engine) -> None:
+    chainer = CountingChainer()
+    recorder = DurableRecorder(settings, chainer=chainer)
+    await recorder.start()
+    submitted = [make_event() for _ in range(50)]
+    for e in submitted:
+        recorder.submit(e)
+    await recorder.stop()
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, seq, record_hash, prev_hash FROM events ORDER BY seq")).all()
+    assert [row.id for row in rows] == [e.id for e in submitted]
+    assert [row.seq for row in rows] == list(range(1, 51))
+    assert all(rows[i].prev_hash == rows[i - 1].record_hash for i in range(1, 50))
+
+
+async def test_a_row_the_database_refuses_is_set_aside_not_lost(settings: Settings, engine: Engine) -> None:
+    recorder = DurableRecorder(settings)
+    await recorder.start()
+    good = [make_event(), make_event()]
+    bad = make_event()
+    bad.ts = bad.ts.replace(tzinfo=None)  # the store refuses naive times
+    for e in (good[0], bad, good[1]):
+        recorder.submit(e)
+    await recorder.stop()
+    assert sorted(event_ids(engine)) == sorted(e.id for e in good)
+    assert recorder.stats.events_rejected == 1
+    rejected = (Path(settings.spool_dir) / REJECTED_FILE).read_text()
+    assert bad.id in rejected and rejected.count("\n") == 1
