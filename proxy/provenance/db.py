@@ -67,7 +67,8 @@ class ProvenanceTables:
         columns = [self.events.c[name] for name in CHAIN_COLUMNS]
         query = sa.select(*columns).where(self.events.c.seq > int(after_seq)).order_by(self.events.c.seq)
         sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-        result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).exec_driver_sql(sql)
+        # Per statement: Connection.execution_options() would change the connection itself.
+        result = conn.exec_driver_sql(sql, execution_options={"stream_results": True, "yield_per": STREAM_BATCH})
         for partition in result.partitions():
             yield from partition
 
@@ -79,7 +80,7 @@ class ProvenanceTables:
         query = sa.select(events.c.seq, events.c.record_hash, events.c.prev_hash).where(events.c.seq > after_seq)
         if up_to_seq is not None:
             query = query.where(events.c.seq <= up_to_seq)
-        result = conn.execution_options(yield_per=STREAM_BATCH).execute(query.order_by(events.c.seq))
+        result = conn.execute(query.order_by(events.c.seq), execution_options={"yield_per": STREAM_BATCH})
         for partition in result.partitions():
             for seq, digest, prev in partition:
                 yield int(seq), str(digest), str(prev)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,10 +12,23 @@ import sqlalchemy as sa
 from proxy.provenance.canonical import CANONICAL_FIELDS, canonical_values
 from proxy.provenance.chain import record_hash
 from proxy.provenance.checkpoint import Checkpointer, verify_note
-from proxy.provenance.keys import Keyring
+from proxy.provenance.keys import Keyring, SigningKey
 from proxy.provenance.verify import verify_database
+from tests.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
 
-from .conftest import Store, make_event
+from .conftest import Store, make_event, open_store
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path, signing_key: SigningKey) -> Iterator[Store]:
+    """Every tamper test runs against SQLite and a real PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'events.db'}"
+    else:
+        url = request.getfixturevalue("pg_server").new_database()
+    opened = open_store(url, tmp_path, signing_key)
+    yield opened
+    opened.engine.dispose()
 
 
 def seal_and_checkpoint(store: Store, batches: int = 3, per_batch: int = 10) -> None:
@@ -52,8 +67,8 @@ def test_edited_field_is_named(store: Store) -> None:
 
 def test_edited_boolean_and_timestamp_are_named(store: Store) -> None:
     seal_and_checkpoint(store)
-    store.execute("UPDATE events SET output_truncated = 1 WHERE seq = 4")
-    store.execute("UPDATE events SET ts = '2030-01-01 00:00:00.000000' WHERE seq = 9")
+    store.execute("UPDATE events SET output_truncated = :t WHERE seq = 4", t=True)
+    store.execute("UPDATE events SET ts = :ts WHERE seq = 9", ts=datetime(2030, 1, 1, tzinfo=UTC))
     finding = check(store).finding
     assert finding is not None and (finding.kind, finding.seq) == ("altered", 4)
 
