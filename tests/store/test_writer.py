@@ -198,7 +198,7 @@ class CountingChainer:
 
     def seal(self, events: Sequence[Event]) -> list[tuple[int, str, str]]:
         links = []
-        for e in events:
+        for _ in events:
             previous = self.sealed[-1] if self.sealed else "0" * 64
             self.sealed.append(f"{len(self.sealed) + 1:064d}")
             links.append((len(self.sealed), self.sealed[-1], previous))

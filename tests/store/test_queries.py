@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from proxy.events import Event
+from proxy.store.models import EventBodyRow, EventRow
+from proxy.store.queries import EventFilter, get_event, list_events, purge
+from proxy.store.rows import body_row, event_row
+from proxy.store.writer import _insert_pairs
+from tests.store.conftest import make_event
+
+NOW = datetime.now(UTC)
+
+
+def store(engine: Engine, events: list[Event]) -> None:
+    with engine.begin() as conn:
+        _insert_pairs(conn, [(event_row(e), body_row(e, "full")) for e in events])
+
+
+def seed(engine: Engine) -> dict[str, Event]:
+    events = {
+        "alice_old": make_event(ts=NOW - timedelta(days=40), completion_text="old answer"),
+        "alice_codex": make_event(
+            ts=NOW - timedelta(hours=2),
+            vendor="openai",
+            tool="codex-cli",
+            model="gpt-5",
+            session_id="s-1",
+            completion_text="new answer",
+        ),
+        "bob_blocked": make_event(
+            ts=NOW - timedelta(hours=1),
+            principal="bob",
+            team="ml",
+            decision="block",
+            use_label="eval_task_generation",
+            outcome="blocked",
+        ),
+        "carol_gemini": make_event(
+            ts=NOW - timedelta(minutes=5),
+            principal="carol",
+            vendor="gemini",
+            tool="gemini-cli",
+            outcome="client_disconnected",
+        ),
+    }
+    store(engine, list(events.values()))
+    return events
+
+
+def ids(engine: Engine, **filters: object) -> list[str]:
+    with Session(engine) as session:
+        return [row["id"] for row in list_events(session, EventFilter(**filters))]  # type: ignore[arg-type]
+
+
+def test_filters_newest_first(engine: Engine) -> None:
+    ev = seed(engine)
+    assert ids(engine) == [ev[k].id for k in ("carol_gemini", "bob_blocked", "alice_codex", "alice_old")]
+    assert ids(engine, principal="alice") == [ev["alice_codex"].id, ev["alice_old"].id]
+    assert ids(engine, team="ml") == [ev["bob_blocked"].id]
+    assert ids(engine, tool="codex-cli") == ids(engine, vendor="openai") == ids(engine, model="gpt-5")
+    assert ids(engine, session="s-1") == [ev["alice_codex"].id]
+    assert ids(engine, decision="block") == ids(engine, label="eval_task_generation") == [ev["bob_blocked"].id]
+    assert ids(engine, outcome="client_disconnected") == [ev["carol_gemini"].id]
+    assert ids(engine, since=NOW - timedelta(hours=3), until=NOW - timedelta(minutes=30)) == [
+        ev["bob_blocked"].id,
+        ev["alice_codex"].id,
+    ]
+    assert ids(engine, limit=2, offset=1) == [ev["bob_blocked"].id, ev["alice_codex"].id]
+    assert ids(engine, principal="nobody") == []
+
+
+def test_get_event_returns_columns_and_bodies(engine: Engine) -> None:
+    ev = seed(engine)
+    with Session(engine) as session:
+        event = get_event(session, ev["alice_codex"].id)
+        assert get_event(session, "no-such-id") is None
+    assert event is not None
+    assert event["ts"] == ev["alice_codex"].ts and event["ts"].tzinfo is not None
+    assert event["vendor"] == "openai" and event["scores"] == {} and event["rule_hits"] == []
+    assert event["body"]["completion_text"] == "new answer"
+
+
+def test_purge_bodies_then_events(engine: Engine) -> None:
+    ev = seed(engine)
+    with Session(engine) as session:
+        assert purge(session, 30) == 1
+        assert get_event(session, ev["alice_old"].id)["body"] is None  # type: ignore[index]
+        assert session.scalar(select(func.count()).select_from(EventBodyRow)) == 1  # alice_codex's
+        assert purge(session, 30, bodies_only=False) == 1
+        assert session.scalar(select(func.count()).select_from(EventRow)) == 3
