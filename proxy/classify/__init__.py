@@ -26,7 +26,10 @@ WEAK = "weak"
 STRONG_RULE_EVIDENCE = 2.0
 STRONG_MODEL_PROBABILITY = 0.3
 STRONG_COMBINED_SCORE = 0.8
-_FLOOR = 1e-6  # keeps log() finite for labels the model rules out
+_FLOOR = 1e-6
+# The model reads a shorter window than the rules: its cost grows with every word.
+MODEL_HEAD_CHARS = 2048
+MODEL_TAIL_CHARS = 1024  # keeps log() finite for labels the model rules out
 
 # Endpoints that carry no request for work (token counting, model listing).
 _OVERHEAD_ENDPOINTS = ("count_tokens", "counttokens", "models")
@@ -49,10 +52,8 @@ def classify_text(text: str) -> Classification:
     if not text.strip():
         return _overhead("no_instruction")
     evidence = apply_rules(text)
-    probabilities = shipped_model().probabilities(window(text))
-    logits = {
-        label: math.log(max(probabilities.get(label, 0.0), _FLOOR)) + evidence.scores[label] for label in LABELS
-    }
+    probabilities = shipped_model().probabilities(window(text, MODEL_HEAD_CHARS, MODEL_TAIL_CHARS))
+    logits = {label: math.log(max(probabilities.get(label, 0.0), _FLOOR)) + evidence.scores[label] for label in LABELS}
     top = max(logits.values())
     exp = {label: math.exp(value - top) for label, value in logits.items()}
     total = sum(exp.values())
