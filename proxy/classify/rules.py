@@ -126,7 +126,7 @@ RULES: tuple[Rule, ...] = (
         EVAL,
         1.0,
         ("hidden",),
-        r"\bhidden\s+(?:tests?|test\s+(?:cases?|suites?|files?)|checks?|assertions?|cases)\b",
+        r"\bhidden\s+(?:[\w-]+\s+)?(?:tests?|test\s+(?:cases?|suites?|files?)|checks?|assertions?|cases)\b",
     ),
     _rule(
         "eval.make_hidden_tests",
@@ -510,14 +510,19 @@ def requested_count(text: str) -> int:
         return 0
     best = 0
     for pattern in (_COUNT_THEN_ITEMS, _MAKE_THEN_COUNT):
-        for match in pattern.finditer(text):
-            before = text[match.start() - 1 : match.start()] if pattern is _COUNT_THEN_ITEMS else ""
-            if before.isalnum() or before in ("_", "."):  # part of a name or a version, not a count
+        match = pattern.search(text)
+        while match is not None:
+            start = match.start()
+            before = text[start - 1 : start] if pattern is _COUNT_THEN_ITEMS else ""
+            if before.isalnum() or before in ("_", "."):
+                # Part of a name or a version ("v2", "3.12"), not a count: look again just after it.
+                match = pattern.search(text, start + 1)
                 continue
             value = float(match.group(1).replace(",", ""))
             if match.group(2):
                 value *= 1000
             best = max(best, int(value))
+            match = pattern.search(text, match.end())
     return best
 
 
