@@ -92,10 +92,18 @@ def _decider(policy: Path | None) -> PolicyDecider:
 
 @click.command("classify")
 @click.argument("file", type=click.File("rb"), default="-")
-@click.option("--policy", "policy", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Policy file (default: PROVPROXY_POLICY_FILE, else the shipped default).")
-@click.option("--eval", "evaluate", is_flag=True,
-              help="FILE is labelled ('label' field): print precision/recall/F1 and the confusion matrix.")
+@click.option(
+    "--policy",
+    "policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Policy file (default: PROVPROXY_POLICY_FILE, else the shipped default).",
+)
+@click.option(
+    "--eval",
+    "evaluate",
+    is_flag=True,
+    help="FILE is labelled ('label' field): print precision/recall/F1 and the confusion matrix.",
+)
 @click.option("--split", default=None, help="With --eval: only rows whose 'split' field has this value.")
 def classify_command(file: IO[bytes], policy: Path | None, evaluate: bool, split: str | None) -> None:
     """Label the use of each request in FILE (JSONL, default stdin) and the policy decision."""

@@ -39,8 +39,7 @@ HARD_NEGATIVES = [
     "Review the benchmark runner in evals/runner.py for race conditions when tasks run in parallel.",
     "Write a README for benchmarks/sql_v2 explaining how the grader compares result sets and how to run it.",
     "Implement a PyTorch IterableDataset that reads our existing JSONL training shards from GCS.",
-    "Create a factory_boy fixture generator for Order and Customer so our checkout API tests stop "
-    "hardcoding data.",
+    "Create a factory_boy fixture generator for Order and Customer so our checkout API tests stop hardcoding data.",
     "Debug why the nightly benchmark job writes an empty results.parquet since the pandas upgrade.",
 ]
 
@@ -138,7 +137,9 @@ def test_side_calls_and_instructionless_endpoints_are_overhead(call: CallView) -
 
 # --- realistic agent bodies: the instruction is found inside each client's wrapping --------------
 
-MAIN_BODIES = sorted(name for name, spec in EXPECTED.items() if spec.get("side_call") is None and spec["instruction"] != "hi")
+MAIN_BODIES = sorted(
+    name for name, spec in EXPECTED.items() if spec.get("side_call") is None and spec["instruction"] != "hi"
+)
 SIDE_CALL_BODIES = sorted(name for name, spec in EXPECTED.items() if spec.get("side_call"))
 
 INSTRUCTION_PER_LABEL = {
