@@ -8,21 +8,23 @@ FastAPI's lifespan owns the shared resources (upstream pool, writer).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.exc import SQLAlchemyError
 
 from proxy.adapters import ADAPTERS
 from proxy.config import Settings, get_settings
+from proxy.decider import PolicyDecider
 from proxy.forward import UpstreamPool
 from proxy.handler import ProxyHandler, Receive, Scope, Send
 from proxy.hooks import (
-    AllowAll,
-    AnonymousResolver,
     Decider,
     DiscardRecorder,
     HeaderSigner,
@@ -31,6 +33,13 @@ from proxy.hooks import (
 )
 from proxy.logs import configure_logging
 from proxy.metrics import Metrics
+from proxy.policy import PolicySource
+from proxy.principals import KeyPrincipalResolver
+from proxy.provenance import build_provenance, last_sealed_in_database
+from proxy.store.db import create_db_engine
+from proxy.store.writer import DurableRecorder
+
+log = structlog.get_logger("provproxy.app")
 
 # Paths the proxy serves itself; everything else is vendor traffic.
 OWN_PATHS = ("/healthz", "/readyz", "/metrics", "/admin", "/docs", "/openapi.json")
@@ -42,15 +51,40 @@ class Components:
     decider: Decider
     recorder: Recorder
     signer: HeaderSigner | None
+    # Started after the recorder, stopped before it (e.g. the checkpointer).
+    on_start: list[Callable[[], None]] = field(default_factory=list)
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
 
 
 def build_components(settings: Settings) -> Components:
     """The feature implementations behind the hooks, as configured."""
+    engine = create_db_engine(settings.database_url, settings.database_busy_timeout_ms)
+    principals = KeyPrincipalResolver(settings, engine)
+    decider = PolicyDecider(PolicySource.from_settings(settings))
+    if not settings.record:  # benchmark baseline: everything but the write path
+        return Components(principals, decider, DiscardRecorder(), None, on_stop=[principals.close, engine.dispose])
+
+    recorder: DurableRecorder
+
+    def last_sealed() -> tuple[int, str] | None:
+        # The chain continues after whichever is further: the database or the spool.
+        heads = [recorder.spooled_chain_head()]
+        try:
+            heads.append(last_sealed_in_database(engine)())
+        except SQLAlchemyError:
+            log.warning("chain head: database unreachable; using the spool and the remembered head")
+        known = [h for h in heads if h is not None]
+        return max(known) if known else None
+
+    provenance = build_provenance(settings, engine, last_sealed)
+    recorder = DurableRecorder(settings, chainer=provenance.chain)
     return Components(
-        principals=AnonymousResolver(),
-        decider=AllowAll(),
-        recorder=DiscardRecorder(),
-        signer=None,
+        principals,
+        decider,
+        recorder,
+        provenance.header_signer,
+        on_start=[provenance.checkpointer.start],
+        on_stop=[provenance.checkpointer.stop, principals.close, engine.dispose],
     )
 
 
@@ -74,13 +108,18 @@ class ProvenanceProxyApp:
     def _build_api(self) -> FastAPI:
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-            await self.components.recorder.start()
+            components = self.components
+            await components.recorder.start()
+            for start in components.on_start:
+                await asyncio.to_thread(start)
             await self.pool.start()
             try:
                 yield
             finally:
                 await self.pool.stop()
-                await self.components.recorder.stop()
+                await components.recorder.stop()
+                for stop in components.on_stop:
+                    await asyncio.to_thread(stop)
 
         api = FastAPI(title="Provenance Proxy", lifespan=lifespan, docs_url="/docs", redoc_url=None)
 

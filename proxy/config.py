@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     upstream_max_connections: int = 200
 
     database_url: str = "sqlite:///provproxy.db"
+    # `serve` brings the schema to the latest migration first (idempotent).
+    migrate_on_start: bool = True
     # Where the write path spools events while the database is unreachable.
     spool_dir: Path = Path("provproxy-data/spool")
     fail_closed: bool = False

@@ -80,8 +80,8 @@ class ProxyHandler:
         self.recorder = recorder
         self.signer = signer
         # Headers that only the proxy may read (identity set by an SSO front proxy).
-        trusted = settings.trusted_identity_header
-        self._private_headers = frozenset({trusted.lower()}) if trusted else frozenset()
+        trusted = (settings.trusted_identity_header, settings.trusted_team_header)
+        self._private_headers = frozenset(h.lower() for h in trusted if h)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope["method"]
@@ -318,7 +318,7 @@ class ProxyHandler:
                 await self.recorder.commit(event)
             except Exception:  # held and retried by the recorder; the client is not made to pay
                 log.error("record_not_durable", id=event.id, exc_info=True)
-            trailer = adapter.sse_comment(f"provenance id={event.id}") if is_sse else b""
+            trailer = adapter.sse_comment(_provenance_comment(event)) if is_sse else b""
             await send({"type": "http.response.body", "body": trailer, "more_body": False})
             return outcome
         except BaseException:  # client gone (cancelled) or upstream broke: keep the partial
@@ -379,6 +379,13 @@ class ProxyHandler:
             input_tokens=event.input_tokens,
             output_tokens=event.output_tokens,
         )
+
+
+def _provenance_comment(event: Event) -> str:
+    """The end-of-stream tag: the id, and the chain position and record hash once sealed."""
+    if event.record_hash is None:
+        return f"provenance id={event.id}"
+    return f"provenance id={event.id} seq={event.seq} record-hash=sha256:{event.record_hash}"
 
 
 async def _watch_disconnect(receive: Receive, disconnected: asyncio.Event) -> None:

@@ -9,6 +9,7 @@ import uvicorn
 
 from proxy.app import create_app
 from proxy.config import Settings
+from proxy.store.migrate import upgrade
 
 
 def uvicorn_config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
@@ -40,6 +41,8 @@ def register(cli: click.Group) -> None:
     def serve(host: str | None, port: int | None) -> None:
         """Run the proxy (SQLite by default, real vendor upstreams)."""
         settings = Settings()
+        if settings.migrate_on_start:
+            upgrade(settings.database_url)
         app = create_app(settings)
         config = uvicorn_config(app, host or settings.host, port or settings.port, settings.log_level)
         uvicorn.Server(config).run()

@@ -1,8 +1,9 @@
 """Programmatic ``alembic upgrade head``: no alembic.ini needed at run time.
 
 The Alembic scripts live in the repository's top-level ``migrations/``
-directory, found relative to this package (a source checkout or an image that
-copies the repository). ``PROVPROXY_MIGRATIONS_DIR`` overrides the location.
+directory; ``proxy/migrations`` links to it so that they ship inside the
+package (a wheel carries them as ``proxy.migrations``).
+``PROVPROXY_MIGRATIONS_DIR`` overrides the location.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from alembic.config import Config
 
 def migrations_dir() -> Path:
     override = os.environ.get("PROVPROXY_MIGRATIONS_DIR")
-    path = Path(override) if override else Path(__file__).resolve().parents[2] / "migrations"
+    path = Path(override) if override else Path(__file__).resolve().parents[1] / "migrations"
     if not (path / "env.py").is_file():
         raise FileNotFoundError(f"Alembic migrations not found at {path} (set PROVPROXY_MIGRATIONS_DIR)")
     return path

@@ -113,6 +113,23 @@ class DurableRecorder:
     def can_record(self) -> bool:
         return self._running and (self.stats.spool_ok or self.stats.db_up)
 
+    def spooled_chain_head(self) -> tuple[int, str] | None:
+        """The highest ``(seq, record_hash)`` sealed into the spool's records, if any.
+
+        Spooled records may not be in the database yet (it was down, or the
+        process died first); the chain must continue after them, not after the
+        database's head, or sequence numbers would be handed out twice."""
+        head: tuple[int, str] | None = None
+        for segment in self._spool.segments():
+            try:
+                for payload, _ in self._spool.read(segment):
+                    row = decode_record(payload)[0]
+                    if row.get("seq") is not None and (head is None or row["seq"] > head[0]):
+                        head = (row["seq"], row["record_hash"])
+            except OSError:
+                continue
+        return head
+
     @property
     def queue_depth(self) -> int:
         """Events submitted but not yet spooled."""
@@ -233,6 +250,9 @@ class DurableRecorder:
                 chain = self.chainer.seal(events)
             except Exception:  # a gap in the chain is visible; a lost event would not be
                 log.exception("chainer failed; events stored unsealed", count=len(events))
+        for event, link in zip(events, chain, strict=True):
+            if link is not None:  # the request path announces it at the end of the stream
+                event.seq, event.record_hash = link[0], link[1]
         now = datetime.now(UTC)
         return [
             (event_row(event, link), body_row(event, self.settings.retention, now))
