@@ -202,7 +202,8 @@ def assert_blocked_promptly(turn: Turn, must_block: set[str]) -> None:
     """
     context = f"{turn.run.describe()}\ncall lines: {json.dumps(turn.calls, indent=1)}"
     assert turn.run.returncode != 0, context
-    assert "policy" in turn.run.output.lower(), context
+    # The shipped block message names the policy rule and says where to appeal.
+    assert "policy" in turn.run.output.lower() and "appeal" in turn.run.output.lower(), context
     leaked = [r.path for r in turn.requests if sent_prompt(r, BLOCKED_MARKER) and _route_of(r) in must_block]
     assert leaked == [], context
     blocked = [call["route"] for call in turn.calls if call["decision"] == "block"]
@@ -233,3 +234,4 @@ def assert_stored(turn: Turn, proxy: ProxyProcess, session_id: str | None) -> No
     for event_id in ids:
         event = events[event_id]
         assert (event["tool"], event["tool_version"], event["session_id"]) == (tool, version, session_id), event
+        assert event["outcome"] == "completed", event  # the CLI received the whole answer
