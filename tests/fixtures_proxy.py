@@ -15,9 +15,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
+
+from proxy.store.db import create_db_engine
+from proxy.store.queries import EventFilter, get_event, list_events
 
 
 def free_port() -> int:
@@ -75,6 +80,40 @@ class ProxyProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def database_url(self) -> str:
+        return self.env["PROVPROXY_DATABASE_URL"]
+
+    def events(self, at_least: int = 1, timeout: float = 15.0, **filters: Any) -> list[dict[str, Any]]:
+        """Recorded events (oldest first), once at least ``at_least`` match ``filters``."""
+        engine = create_db_engine(self.database_url)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                with Session(engine) as session:
+                    found = list_events(session, EventFilter(limit=10_000, **filters))
+                if len(found) >= at_least or time.monotonic() > deadline:
+                    return sorted(found, key=lambda e: e["id"])
+                time.sleep(0.05)
+        finally:
+            engine.dispose()
+
+    def event(self, event_id: str, timeout: float = 15.0) -> dict[str, Any]:
+        """One recorded event with its bodies, waiting for the writer to load it."""
+        engine = create_db_engine(self.database_url)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                with Session(engine) as session:
+                    found = get_event(session, event_id)
+                if found is not None:
+                    return found
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"event {event_id} was not recorded within {timeout} s")
+                time.sleep(0.05)
+        finally:
+            engine.dispose()
 
 
 class ProxyFactory:
