@@ -74,7 +74,6 @@ class Settings(BaseSettings):
     checkpoint_dir: Path = Path("provproxy-data/checkpoints")
 
     log_level: str = "info"
-    log_bodies: bool = False  # never keys; bodies only when an operator asks
 
     @field_validator("upstream_anthropic", "upstream_openai", "upstream_gemini")
     @classmethod
