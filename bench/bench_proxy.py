@@ -10,7 +10,7 @@ against the direct target and each proxy back to back, ``--repeat`` times:
 - ``stream``: sequential 50-delta Anthropic SSE streams, written by the upstream at once;
 - ``stream_paced``: the same, one event per millisecond, so each event is relayed on its own.
 
-Every test also reports the proxy's CPU (utime+stime from ``/proc/PID/stat``)
+Every test also reports the proxy's CPU (its threads' run time from ``/proc/PID/task/*/schedstat``)
 per request served by the upstream, and the CPU used by anything else on the
 machine (``foreign``). Medians over the repeats with their min–max spread, and
 "added" = proxy − direct within the same repeat. Loopback only.
@@ -59,10 +59,19 @@ Figures = dict[str, float]
 
 
 def proc_cpu_s(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * TICK_S
+    """CPU time of a process, in seconds: the scheduler's exact run time summed over its
+    threads (``/proc/PID/task/*/schedstat``); utime+stime from ``/proc/PID/stat`` (tick-sampled,
+    10 ms resolution) where schedstat is missing."""
+    total_ns = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(FileNotFoundError), open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total_ns += int(f.read().split()[0])
+        return total_ns / 1e9
+    except FileNotFoundError:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * TICK_S
 
 
 def machine_busy_s() -> tuple[float, list[float]]:
@@ -120,13 +129,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 @dataclass
 class Proxy:
-    mode: str  # "off" / "on": PROVPROXY_RECORD
+    name: str  # proxy[rec=off], proxy[rec=on] or a --variant label
     port: int
     proc: subprocess.Popen[bytes]
-
-    @property
-    def name(self) -> str:
-        return f"proxy[rec={self.mode}]"
 
     @property
     def url(self) -> str:
@@ -183,9 +188,13 @@ def start_rig(args: argparse.Namespace) -> Rig:
     rig = Rig(upstream, upstream_url, [], workdir, args.load_cpu, logs)
     try:
         wait_for(upstream_url + "/health", upstream, "fast upstream")
-        for i, mode in enumerate(args.record_modes):
+        specs = [
+            (f"proxy[rec={mode}]", {"PROVPROXY_RECORD": "true" if mode == "on" else "false"})
+            for mode in args.record_modes
+        ]
+        for i, (name, extra_env) in enumerate(specs + args.variants):
             port = args.proxy_port + i
-            data = workdir / f"rec-{mode}"
+            data = workdir / f"proxy-{i}"
             data.mkdir()
             env = {
                 **os.environ,
@@ -195,11 +204,12 @@ def start_rig(args: argparse.Namespace) -> Rig:
                 "PROVPROXY_HOST": HOST,
                 "PROVPROXY_PORT": str(port),
                 "PROVPROXY_LOG_LEVEL": "warning",
-                "PROVPROXY_RECORD": "true" if mode == "on" else "false",
                 "PROVPROXY_DATABASE_URL": f"sqlite:///{data / 'provproxy.db'}",
                 "PROVPROXY_SPOOL_DIR": str(data / "spool"),
                 "PROVPROXY_SIGNING_KEY_FILE": str(data / "signing-key.pem"),
                 "PROVPROXY_CHECKPOINT_DIR": str(data / "checkpoints"),
+                "PROVPROXY_RECORD": "false",
+                **extra_env,
             }
             log = open(data / "proxy.log", "wb")  # noqa: SIM115 - closed by Rig.close
             logs.append(log)
@@ -210,7 +220,7 @@ def start_rig(args: argparse.Namespace) -> Rig:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-            proxy = Proxy(mode, port, proc)
+            proxy = Proxy(name, port, proc)
             rig.proxies.append(proxy)
             wait_for(proxy.url + "/healthz", proc, proxy.name)
     except BaseException:
@@ -279,9 +289,7 @@ def run_wrk(url: str, connections: int, seconds: float, body_file: Path, cpu: st
     if line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout[-500:]} {done.stderr[-500:]}")
     raw = json.loads(line.removeprefix("BENCH_JSON "))
-    errors = sum(
-        raw[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
-    )
+    errors = sum(raw[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
     return {
         "requests": raw["requests"],
         "errors": errors,
@@ -486,9 +494,7 @@ def measure(
     t0 = time.monotonic()
     with profiled(pid, profile, args.seconds[test]):
         if test.startswith(("lat_c", "thr_c")):
-            figures = run_wrk(
-                url, int(test.split("_c")[1]), args.seconds[test], files["json_body"], args.load_cpu
-            )
+            figures = run_wrk(url, int(test.split("_c")[1]), args.seconds[test], files["json_body"], args.load_cpu)
         else:
             pace = args.pace_ms if test == "stream_paced" else 0.0
             body = files["stream_body"].read_bytes()
@@ -503,9 +509,7 @@ def measure(
     if pid:
         proxy_cpu = proc_cpu_s(pid) - proxy0
         figures["proxy_cpu_ms_per_req"] = proxy_cpu * 1000 / max(served, 1)
-        figures["foreign_proxy_core"] = (
-            max(0.0, cores1[args.proxy_core] - cores0[args.proxy_core] - proxy_cpu) / wall
-        )
+        figures["foreign_proxy_core"] = max(0.0, cores1[args.proxy_core] - cores0[args.proxy_core] - proxy_cpu) / wall
     figures["foreign_cores"] = max(0.0, (busy1 - busy0) - (ours1 - ours0)) / wall
     return figures
 
@@ -734,45 +738,47 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="lat_c1,lat_c8,thr_c64,stream,stream_paced",
         help="comma list: lat_cN / thr_cN (wrk, N connections), stream, stream_paced",
     )
-    parser.add_argument(
-        "--record-modes", default="off,on", help="PROVPROXY_RECORD per proxy: off,on / off / on"
-    )
+    parser.add_argument("--record-modes", default="off,on", help="PROVPROXY_RECORD per proxy: off,on / off / on")
     parser.add_argument("--proxy-cpu", default="0", help="taskset core for the proxy")
-    parser.add_argument(
-        "--load-cpu", default="1", help="taskset core(s) for wrk, the client and the upstream"
-    )
+    parser.add_argument("--load-cpu", default="1", help="taskset core(s) for wrk, the client and the upstream")
     parser.add_argument("--upstream-port", type=int, default=18300)
-    parser.add_argument(
-        "--proxy-port", type=int, default=18310, help="first proxy port (one per record mode)"
-    )
+    parser.add_argument("--proxy-port", type=int, default=18310, help="first proxy port (one per record mode)")
     parser.add_argument("--body-kb", type=int, default=64)
     parser.add_argument("--chunks", type=int, default=50)
     parser.add_argument("--pace-ms", type=float, default=1.0, help="gap between events in stream_paced")
     parser.add_argument("--lat-seconds", type=float, default=3.0)
     parser.add_argument("--thr-seconds", type=float, default=4.0)
     parser.add_argument("--stream-seconds", type=float, default=2.0)
-    parser.add_argument("--quiet-wait", type=float, default=10.0, help="max s to wait for a quiet proxy core")
+    parser.add_argument("--quiet-wait", type=float, default=4.0, help="max s to wait for a quiet proxy core")
     parser.add_argument("--quiet-threshold", type=float, default=0.15, help="foreign cores counted as quiet")
     parser.add_argument(
-        "--profile", type=Path, help="py-spy each proxy test into this folder (distorts figures)"
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL:KEY=VAL,...",
+        help="one more proxy (recording off) with extra env, e.g. 'log-info:PROVPROXY_LOG_LEVEL=info', "
+        "or 'proto:PYTHONPATH=/tmp/proxyproto' to measure a modified copy of proxy/",
     )
+    parser.add_argument("--profile", type=Path, help="py-spy each proxy test into this folder (distorts figures)")
     parser.add_argument("--python", default=sys.executable, help="interpreter for the proxy and the upstream")
     args = parser.parse_args(argv)
     args.tests = [t for t in args.tests.split(",") if t]
     args.record_modes = [m for m in args.record_modes.split(",") if m]
+    variants = []
+    for spec in args.variant:
+        label, _, assignments = spec.partition(":")
+        pairs = [a.partition("=") for a in assignments.split(",") if a]
+        if not label or any(not sep for _, sep, _ in pairs):
+            parser.error(f"--variant {spec!r}: expected LABEL:KEY=VAL[,KEY=VAL]")
+        variants.append((label, {k: v for k, _, v in pairs}))
+    args.variants = variants
     for test in args.tests:
-        if not (
-            test in ("stream", "stream_paced") or (test[:5] in ("lat_c", "thr_c") and test[5:].isdigit())
-        ):
+        if not (test in ("stream", "stream_paced") or (test[:5] in ("lat_c", "thr_c") and test[5:].isdigit())):
             parser.error(f"unknown test {test!r}")
-    if not set(args.record_modes) <= {"off", "on"} or not args.record_modes:
+    if not set(args.record_modes) <= {"off", "on"} or not (args.record_modes or variants):
         parser.error("--record-modes takes off and/or on")
     args.seconds = {
-        t: args.lat_seconds
-        if t.startswith("lat")
-        else args.thr_seconds
-        if t.startswith("thr")
-        else args.stream_seconds
+        t: args.lat_seconds if t.startswith("lat") else args.thr_seconds if t.startswith("thr") else args.stream_seconds
         for t in args.tests
     }
     args.proxy_core = int(args.proxy_cpu.split(",")[0].split("-")[0])
@@ -786,9 +792,7 @@ def main(argv: list[str] | None = None) -> None:
     os.sched_setaffinity(0, {int(c) for c in args.load_cpu.replace("-", ",").split(",")})
     wired = recording_switch_wired()
     if not wired and len(args.record_modes) > 1:
-        print(
-            "note: proxy/ never reads settings.record: rec=on and rec=off run the same code", file=sys.stderr
-        )
+        print("note: proxy/ never reads settings.record: rec=on and rec=off run the same code", file=sys.stderr)
     files = {
         "json_body": Path(tempfile.mkstemp(suffix=".json")[1]),
         "stream_body": Path(tempfile.mkstemp(suffix=".json")[1]),
@@ -813,9 +817,7 @@ def main(argv: list[str] | None = None) -> None:
                 plan: list[tuple[str, str, int | None]] = [("direct", rig.upstream_url, None)]
                 plan += [(p.name, p.url, p.proc.pid) for p in rig.proxies]
                 for target, url, pid in plan:
-                    profile = (
-                        args.profile / f"{test}_{target}_r{repeat}.txt" if args.profile and pid else None
-                    )
+                    profile = args.profile / f"{test}_{target}_r{repeat}.txt" if args.profile and pid else None
                     figures = measure(rig, target, url, pid, test, args, files, profile)
                     figures["foreign_before"] = quiet
                     runs.append({"repeat": repeat, "test": test, "target": target, "figures": figures})
@@ -858,15 +860,11 @@ def main(argv: list[str] | None = None) -> None:
             "kernel": platform.release(),
             "cpus": os.cpu_count(),
             "wrk": shutil.which("wrk"),
-            "options": {
-                k: v if isinstance(v, int | float | str | list) else str(v) for k, v in vars(args).items()
-            },
+            "options": {k: v if isinstance(v, int | float | str | list) else str(v) for k, v in vars(args).items()},
             "recording_switch_wired": wired,
             "elapsed_s": time.monotonic() - started,
         }
-        args.json.write_text(
-            json.dumps({"env": env, "runs": runs, "summary": summary, "budgets": verdicts}, indent=1)
-        )
+        args.json.write_text(json.dumps({"env": env, "runs": runs, "summary": summary, "budgets": verdicts}, indent=1))
         print(f"wrote {args.json}")
 
 

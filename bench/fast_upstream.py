@@ -137,9 +137,7 @@ class Replies:
                 "object": "chat.completion",
                 "created": 1700000000,
                 "model": "gpt-4.1-mini",
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                ],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                 "usage": usage_o,
             }
         )
@@ -240,9 +238,7 @@ class Replies:
         pieces = [gemini_part(delta, i == chunks - 1) for i in range(chunks)]
         self.gemini_sse = Stream("text/event-stream", [_sse(None, p) for p in pieces])
         array = [json.dumps(p, separators=(",", ":")).encode() for p in pieces]
-        self.gemini_array = Stream(
-            "application/json", [b"[" + array[0], *[b",\r\n" + a for a in array[1:]], b"]"]
-        )
+        self.gemini_array = Stream("application/json", [b"[" + array[0], *[b",\r\n" + a for a in array[1:]], b"]"])
         self.health = _json_response({"status": "ok"})
         self.not_found = _http_head("404 Not Found", "application/json", 2) + b"{}"
         self.unsupported = _http_head("501 Not Implemented", "application/json", 2) + b"{}"
