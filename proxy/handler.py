@@ -59,6 +59,8 @@ class _Call:
     view: CallView | None = None
     identity: Identity | None = None
     response_started: bool = False
+    # The upstream finished its answer: a client leaving after this point got it all.
+    upstream_done: bool = False
 
 
 class ProxyHandler:
@@ -253,8 +255,8 @@ class ProxyHandler:
         relay = asyncio.create_task(self._relay(call, client, request, send, view))
         try:
             await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
-            if not relay.done():  # the client left first: cancel the upstream call
-                relay.cancel()
+            if not relay.done() and not call.upstream_done:  # the client left mid-answer
+                relay.cancel()  # closes the upstream call too
             outcome, error_kind, message = await _relay_result(relay)
         finally:
             watcher.cancel()
@@ -266,7 +268,7 @@ class ProxyHandler:
                 return
             # Broken mid-stream: return without ending the response, so the server
             # drops the connection and the client sees the break as the upstream made it.
-        if disconnect.is_set() and not _finished(relay):
+        if disconnect.is_set() and not call.upstream_done:
             event.outcome = Outcome.CLIENT_DISCONNECTED.value
         await self._finish(call, outcome)
 
@@ -307,6 +309,7 @@ class ProxyHandler:
                 if decoded_total < _MAX_DECODED:
                     decoded_total += len(chunk)
                     parser.feed(chunk)
+            call.upstream_done = True
             event.response_sha256 = digest.hexdigest()
             outcome = parser.finish()
             parser = None
@@ -369,6 +372,8 @@ class ProxyHandler:
             vendor=event.vendor,
             model=event.model,
             tool=event.tool,
+            tool_version=event.tool_version,
+            session=event.session_id,
             principal=event.principal,
             status=event.status,
             outcome=event.outcome,
@@ -414,10 +419,6 @@ def _is_timeout(exc: httpx.TransportError) -> bool:
     if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, aiohttp.ServerTimeoutError):
         return False
     return isinstance(exc, httpx.TimeoutException) or isinstance(cause, asyncio.TimeoutError)
-
-
-def _finished(relay: asyncio.Task[CallOutcome]) -> bool:
-    return relay.done() and not relay.cancelled() and relay.exception() is None
 
 
 def _decoder_for(content_encoding: str) -> Any:

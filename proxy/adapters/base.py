@@ -169,5 +169,5 @@ class Adapter(Protocol):
         ...
 
     def sse_comment(self, text: str) -> bytes:
-        """An SSE comment line this vendor's clients ignore."""
+        """An SSE comment line this vendor's clients ignore (empty if they cannot)."""
         ...

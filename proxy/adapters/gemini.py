@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from proxy.adapters.anthropic import NON_RETRYABLE, bearer_token, sse_comment
+from proxy.adapters.anthropic import NON_RETRYABLE, bearer_token
 from proxy.adapters.base import (
     CallOutcome,
     CallView,
@@ -170,7 +170,10 @@ class GeminiAdapter:
         return ("key",)
 
     def sse_comment(self, text: str) -> bytes:
-        return sse_comment(text)
+        # Both Gemini SDKs (JS in Gemini CLI, Python google-genai) read every
+        # non-empty stream line as JSON and fail on a comment, so Gemini streams
+        # carry their provenance in the response headers only.
+        return b""
 
 
 _JSON_SIGNIFICANT = re.compile(rb'[\\"{}\[\]]')
