@@ -166,6 +166,12 @@ class Rig:
 
 def start_rig(args: argparse.Namespace) -> Rig:
     workdir = Path(tempfile.mkdtemp(prefix="provproxy-bench-"))
+    args.policy_file = None
+    if args.policy == "allow":
+        # Identical bench requests look like model comparison at volume to the default policy,
+        # which would block them after 30; classification still runs (and is cached per instruction).
+        args.policy_file = workdir / "allow-all.yaml"
+        args.policy_file.write_text("version: 1\ndefault_action: allow\nrules: []\n")
     upstream_url = f"http://{HOST}:{args.upstream_port}"
     logs: list[Any] = []
     up_log = open(workdir / "upstream.log", "wb")  # noqa: SIM115 - closed by Rig.close
@@ -209,6 +215,7 @@ def start_rig(args: argparse.Namespace) -> Rig:
                 "PROVPROXY_SIGNING_KEY_FILE": str(data / "signing-key.pem"),
                 "PROVPROXY_CHECKPOINT_DIR": str(data / "checkpoints"),
                 "PROVPROXY_RECORD": "false",
+                **({"PROVPROXY_POLICY_FILE": str(args.policy_file)} if args.policy_file else {}),
                 **extra_env,
             }
             log = open(data / "proxy.log", "wb")  # noqa: SIM115 - closed by Rig.close
@@ -752,6 +759,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quiet-wait", type=float, default=4.0, help="max s to wait for a quiet proxy core")
     parser.add_argument("--quiet-threshold", type=float, default=0.15, help="foreign cores counted as quiet")
     parser.add_argument(
+        "--policy",
+        choices=("allow", "default"),
+        default="allow",
+        help="allow: a policy without rules (classification still runs); default: the shipped policy",
+    )
+    parser.add_argument(
         "--variant",
         action="append",
         default=[],
@@ -820,6 +833,8 @@ def main(argv: list[str] | None = None) -> None:
                     profile = args.profile / f"{test}_{target}_r{repeat}.txt" if args.profile and pid else None
                     figures = measure(rig, target, url, pid, test, args, files, profile)
                     figures["foreign_before"] = quiet
+                    if figures.get("errors"):
+                        print(f"WARNING: {target} {test}: {figures['errors']:.0f} failed requests", file=sys.stderr)
                     runs.append({"repeat": repeat, "test": test, "target": target, "figures": figures})
                     print(
                         f"[{time.monotonic() - started:5.0f}s] r{repeat} {test:12} {target:16} "
