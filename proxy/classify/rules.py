@@ -1,19 +1,23 @@
 """Explainable, weighted patterns over a bounded window of an instruction.
 
-Each :class:`Rule` adds its weight to one label when its pattern occurs in the
-window; negative weights are counter-evidence (the object of the request is
+Each :class:`Rule` adds its weight to a label when one of its patterns occurs
+in the window; negative weights are counter-evidence (the object of the request is
 the harness, the data already exists, ...). Structural signals — requested
 counts, dataset output formats, target directories — are rules too, so every
 point of evidence is named in ``rule_hits``.
 
 The window is the head and tail of the instruction: long pastes (logs, diffs)
-sit in the middle, while the ask is usually at the start or the end.
+sit in the middle, while the ask is usually at the start or the end. Each
+pattern is searched only around the literal words every match of it contains
+(:mod:`proxy.classify.anchored`), so a rule whose words are absent costs a few
+``str.find`` calls, however long the window.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from proxy.classify.anchored import AnchoredPattern, Found, LiteralIndex
 
 EVAL = "eval_task_generation"
 TRAINING = "training_data_generation"
@@ -44,20 +48,13 @@ def window(text: str, head: int = HEAD_CHARS, tail: int = TAIL_CHARS) -> str:
 @dataclass(frozen=True, slots=True)
 class Rule:
     name: str
-    label: str
-    weight: float
-    # Substrings one of which every match contains: a cheap test that skips the regex.
-    gate: tuple[str, ...]
-    pattern: re.Pattern[str]  # over lower-cased text
-
-    def fires(self, lowered: str) -> bool:
-        if self.gate and not any(word in lowered for word in self.gate):
-            return False
-        return self.pattern.search(lowered) is not None
+    weights: tuple[tuple[str, float], ...]  # (label, weight): most rules weigh one label
+    patterns: tuple[AnchoredPattern, ...]  # alternatives, over lower-cased text
 
 
-def _rule(name: str, label: str, weight: float, gate: tuple[str, ...], *alternatives: str) -> Rule:
-    return Rule(name, label, weight, gate, re.compile("|".join(alternatives)))
+def _rule(name: str, label: str | tuple[str, ...], weight: float, *alternatives: str) -> Rule:
+    labels = (label,) if isinstance(label, str) else label
+    return Rule(name, tuple((each, weight) for each in labels), tuple(map(AnchoredPattern.compile, alternatives)))
 
 
 # Verbs that ask for something to be produced.
@@ -76,24 +73,6 @@ _MACHINERY = (
     r"(?:eval(?:uation)?\s+harness|harness|benchmark\s+runner|runner|grader|grading\s+script|scoring\s+module|"
     r"data\s*loader|loader|leaderboard|sandbox|pipeline|collator|tokeni[sz]er|exporter|writer|dashboard|"
     r"contamination\s+checker|reward\s+(?:function|service)|environment\s+(?:wrapper|base\s+class|api))"
-)
-_MACHINERY_WORDS = (
-    "harness",
-    "runner",
-    "grad",
-    "scoring",
-    "loader",
-    "leaderboard",
-    "sandbox",
-    "pipeline",
-    "collator",
-    "tokeni",
-    "exporter",
-    "writer",
-    "dashboard",
-    "checker",
-    "reward",
-    "environment",
 )
 _ABOUT_MACHINERY = (
     r"\b(?:tests?|docs?|docstrings?|readme|runbook|review|explain|debug|audit)\s+(?:\w+\s+){0,3}?"
@@ -115,7 +94,7 @@ _PRODUCT = (
 _ERROR_WORDS = (
     r"traceback|exception|segfault|crash\w*|oom\w*|deadlock|hangs?|stuck|flaky|fails?|"
     r"failing|failed|broken|crashloopbackoff|timeout|time\s+out|nan|freezes|garbage|runs\s+out|drops|"
-    r"goes\s+negative|takes\s+\d+\s*(?:s|h|hours|seconds|minutes)|\d+x\s+(?:lower|slower)|"
+    r"goes\s+negative|takes\s+\d+\s*(?:s|h|hours|seconds|minutes)|"
     r"(?:aren't|isn't|doesn't|don't|not)\s+(?:being|working|work|apply)"
 )
 
@@ -125,14 +104,12 @@ RULES: tuple[Rule, ...] = (
         "eval.hidden_tests",
         EVAL,
         1.0,
-        ("hidden",),
         r"\bhidden\s+(?:[\w-]+\s+)?(?:tests?|test\s+(?:cases?|suites?|files?)|checks?|assertions?|cases)\b",
     ),
     _rule(
         "eval.make_hidden_tests",
         EVAL,
         1.0,
-        ("hidden",),
         rf"\b{_MAKE}\b[^.\n]{{0,80}}\bhidden\b",
         r"\bhidden\s+(?:tests?|checks?|cases)\s+(?:for|\+|and|per|so)\b",
     ),
@@ -140,7 +117,6 @@ RULES: tuple[Rule, ...] = (
         "eval.swe_bench_instance",
         EVAL,
         1.5,
-        ("swe", "fail_to_pass", "instance"),
         r"\bswe[- ]?bench(?:[- ]\w+)?[- ](?:style|like)\b",
         r"\bfail_to_pass\b",
         r"\b(?:task|eval|benchmark)\s+instances?\b",
@@ -149,7 +125,6 @@ RULES: tuple[Rule, ...] = (
         "eval.make_benchmark",
         EVAL,
         2.0,
-        ("benchmark", "eval"),
         rf"\b{_MAKE}\b[^.\n]{{0,60}}\b(?:benchmark|eval(?:uation)?)\s+"
         r"(?:items?|tasks?|problems?|instances?|sets?|questions?)\b",
     ),
@@ -157,7 +132,6 @@ RULES: tuple[Rule, ...] = (
         "eval.for_evaluating_model",
         EVAL,
         1.5,
-        ("eval", "benchmark", "score", "grade"),
         r"\b(?:to|for|can)\s+(?:eval(?:uat(?:e|ing))?|benchmark(?:ing)?|score|grade)\s+"
         r"(?:our|the|how|models?|llms?|code\s+models?|agents?|candidate|model)\b",
     ),
@@ -165,7 +139,6 @@ RULES: tuple[Rule, ...] = (
         "eval.for_model_eval",
         EVAL,
         1.0,
-        ("eval",),
         r"\bfor\s+(?:the\s+|our\s+|a\s+)?(?:model|agent|llm|internal|held-out)\s+eval(?:uation)?\b",
         r"\bmodel\s+eval(?:uation)?\b",
     ),
@@ -173,7 +146,6 @@ RULES: tuple[Rule, ...] = (
         "eval.rl_environment",
         EVAL,
         1.5,
-        ("env",),
         rf"\b{_MAKE}\b[^.\n]{{0,60}}\b(?:rl\s+env\w*|environments?|env\s+class|env\s+where)\b",
         r"\benvironments?\s+for\s+(?:rl|agent\s+training)\b",
         r"\brl_envs/\w+/",
@@ -182,7 +154,6 @@ RULES: tuple[Rule, ...] = (
         "eval.reward_function",
         EVAL,
         1.0,
-        ("reward",),
         rf"\b(?:{_MAKE}|with)\b[^.\n]{{0,40}}\breward\b",
         r"\breward\s*(?:=|when|is\s+(?:\+|the|shaped))",
     ),
@@ -190,7 +161,6 @@ RULES: tuple[Rule, ...] = (
         "eval.grader",
         EVAL,
         1.0,
-        ("grad", "checker", "verif", "check.sh", "answer", "rubric"),
         r"\b(?:grader|grading\s+(?:function|script|harness)|checker|verifier|verify\.py|check\.sh"
         r"|answer\s+keys?|rubrics?)\b",
     ),
@@ -198,31 +168,30 @@ RULES: tuple[Rule, ...] = (
         "eval.uncontaminated",
         EVAL,
         1.0,
-        ("contamina", "internet", "held-out"),
-        r"\b(?:uncontaminated|contamination-free|no\s+contamination|not\s+on\s+the\s+internet|held-out\s+eval)\b",
+        r"\b(?:uncontaminated|contamination-free|held-out\s+eval)\b",
+        r"\bno\s+contamination\b",
+        r"\bnot\s+on\s+the\s+internet\b",
     ),
     _rule(
         "eval.agent_never_sees",
         EVAL,
         1.0,
-        ("see", "leak", "guessable", "hidden"),
-        r"\b(?:must\s+not|never|don'?t|do\s+not)\s+(?:see|leak|be\s+guessable)\b",
+        r"\b(?:must\s+not|never|don'?t)\s+(?:see|leak|be\s+guessable)\b",
+        r"\bdo\s+not\s+(?:see|leak|be\s+guessable)\b",
         r"\bkeep\s+the\s+hidden\b",
     ),
-    _rule("eval.path", EVAL, 1.0, ("/",), r"(?:^|[\s`'\"(])(?:evals?|tasks|benchmarks|rl_envs|data/eval)/"),
+    _rule("eval.path", EVAL, 1.0, r"(?:^|[\s`'\"(])(?:evals?|tasks|benchmarks|rl_envs|data/eval)/"),
     # --- training data generation: bulk pairs, traces, preference data, harvesting
     _rule(
         "train.sft",
         TRAINING,
         1.0,
-        ("sft", "tun", "pretraining", "rlhf", "dpo"),
         r"\b(?:sft|fine-?tun(?:e|ing)|finetune|instruction[- ]tuning|pretraining|rlhf|dpo|preference[- ]tuning)\b",
     ),
     _rule(
         "train.training_data",
         TRAINING,
         1.5,
-        ("train", "synthetic", "generation"),
         r"\btraining\s+(?:data(?:set)?|examples?|corpus|pairs?|samples?|set|mix)\b",
         r"\b(?:synthetic|training)\s+(?:corpus|dataset)\b",
         r"\bas\s+training\s+(?:data|pairs)\b",
@@ -234,7 +203,6 @@ RULES: tuple[Rule, ...] = (
         "train.make_for_training",
         TRAINING,
         1.5,
-        ("tun", "sft", "train", "distill", "rlhf"),
         rf"\b{_MAKE}\b[^.\n]{{0,120}}\b(?:for|as|into|to)\s+(?:the\s+|our\s+|a\s+)?(?:\w+\s+){{0,2}}?"
         r"(?:fine-?tun\w*|finetun\w*|sft|training|distillation|instruction\s+tuning|rlhf|preference\s+tuning"
         r"|pretraining)\b",
@@ -243,7 +211,6 @@ RULES: tuple[Rule, ...] = (
         "train.pairs",
         TRAINING,
         1.0,
-        ("response", "completion", "answer", "qa", "q&a", "→"),
         r"\b(?:instruction|prompt|question)\s*[/→-]+\s*(?:response|completion|answer)\b",
         r"\b(?:q&a|qa)\s+pairs?\b",
         r"\b\w+\s*→\s*\w+\s+pairs\b",
@@ -252,16 +219,14 @@ RULES: tuple[Rule, ...] = (
         "train.preference",
         TRAINING,
         1.5,
-        ("chosen", "preference"),
         r"\b(?:chosen\s*/\s*rejected|chosen\s+and\s+rejected|preference\s+(?:pairs?|data(?:set)?)"
         r"|chosen\s+response)\b",
     ),
-    _rule("train.distill", TRAINING, 1.5, ("distill",), r"\bdistill(?:ation|ing|ed)?\b"),
+    _rule("train.distill", TRAINING, 1.5, r"\bdistill(?:ation|ing|ed)?\b"),
     _rule(
         "train.reasoning_traces",
         TRAINING,
         1.0,
-        ("trace", "thought", "cold"),
         r"\b(?:reasoning|solution|thinking)\s+traces?\b",
         r"\bchain[- ]of[- ]thought\b",
         r"\bcold[- ]start\b",
@@ -270,14 +235,13 @@ RULES: tuple[Rule, ...] = (
         "train.paraphrase",
         TRAINING,
         1.0,
-        ("paraphrase", "rephrase", "rewrite", "words", "augment"),
-        r"\b(?:paraphrase[ds]?|rephrase|rewrite\s+the\s+attached|in\s+your\s+own\s+words|augment(?:ation)?)\b",
+        r"\b(?:paraphrase[ds]?|rephrase|rewrite\s+the\s+attached|augment(?:ation)?)\b",
+        r"\bin\s+your\s+own\s+words\b",
     ),
     _rule(
         "train.harvest",
         TRAINING,
         1.5,
-        ("every", "all", "each", "verbatim", "harvest"),
         r"\b(?:save|store|saves|stores|collect|dump)\w*\s+(?:every|all|each)\s+"
         r"(?:completion|answer|response|output)s?\b",
         r"\bkeep\s+your\s+answers\s+verbatim\b",
@@ -287,25 +251,21 @@ RULES: tuple[Rule, ...] = (
         "train.chat_formats",
         TRAINING,
         1.0,
-        ("alpaca", "sharegpt", "instruct"),
         r"\b(?:alpaca|sharegpt|self-instruct|evol-instruct)\b",
     ),
     _rule(
         "train.path",
         TRAINING,
         1.0,
-        ("data/", "s3://"),
         r"(?:^|[\s`'\"(])(?:data/(?:sft|distill|raw)|s3://[\w./-]*(?:sft|synthetic))",
     ),
     # --- structural: dataset formats support both blocking labels a little
-    _rule("struct.jsonl_output", EVAL, 0.25, ("json", "parquet"), r"\b(?:jsonl|json\s+lines|parquet)\b"),
-    _rule("struct.jsonl_output", TRAINING, 0.25, ("json", "parquet"), r"\b(?:jsonl|json\s+lines|parquet)\b"),
+    _rule("struct.jsonl_output", (EVAL, TRAINING), 0.25, r"\b(?:jsonl|json\s+lines|parquet)\b"),
     # --- model comparison / red team / prompt extraction
     _rule(
         "redteam.system_prompt",
         REDTEAM,
         2.5,
-        ("system", "developer", "initial", "hidden", "tool", "template", "instructions"),
         r"\b(?:system\s+prompt|developer\s+message|system[- ]reminder|initial\s+instructions"
         r"|hidden\s+(?:prompts?|instructions|chain-of-thought)|tool\s+schemas?|prompt\s+templates?)\b",
         r"\binstructions\s+(?:were\s+you|you\s+were)\s+given\b",
@@ -315,7 +275,6 @@ RULES: tuple[Rule, ...] = (
         "redteam.reveal",
         REDTEAM,
         1.0,
-        ("verbatim", "word", "exactly", "copy", "reveal", "reverse"),
         r"\b(?:verbatim|word\s+for\s+word|exactly\s+as\s+provided|copy\s+paste\s+it|reveal"
         r"|reverse\s+engineer\w*)\b",
     ),
@@ -323,7 +282,6 @@ RULES: tuple[Rule, ...] = (
         "redteam.judge",
         REDTEAM,
         1.5,
-        ("judge", "pairwise", "winner", "blind", "elo"),
         r"\b(?:llm-as-(?:a-)?judge|judge\s+(?:prompt|model|llm|which)|act\s+as\s+a\s+judge|pairwise\s+comparison"
         r"|pick\s+a\s+winner|declare\s+a\s+winner|blind\s+comparison|elo)\b",
     ),
@@ -331,7 +289,6 @@ RULES: tuple[Rule, ...] = (
         "redteam.vendors",
         REDTEAM,
         1.5,
-        ("claude", "gpt", "gemini", "copilot", "anthropic", "openai", "competitor", "vendor", "provider"),
         r"\b(?:claude|gpt|gemini|copilot|anthropic|openai|competitor|vendors?|providers)\b[^.\n]{0,40}"
         r"\b(?:claude|gpt|gemini|copilot|anthropic|openai|competitor|vendors?|providers|side\s+by\s+side"
         r"|compare|against)\b",
@@ -340,21 +297,18 @@ RULES: tuple[Rule, ...] = (
         "redteam.compare",
         REDTEAM,
         1.0,
-        ("compar", "head-to-head", "scorecard", "arena", "better", "weaker"),
         r"\b(?:compar\w+|head-to-head|scorecard|arena|which\s+(?:is|one\s+is)\s+better|weaker\s+than)\b",
     ),
     _rule(
         "redteam.jailbreak",
         REDTEAM,
         2.0,
-        ("jailbreak", "injection", "red", "adversarial", "developer"),
         r"\b(?:jailbreak\w*|prompt[- ]injection|red[- ]team\w*|adversarial\s+prompts|developer\s+mode)\b",
     ),
     _rule(
         "redteam.agent_internals",
         REDTEAM,
         1.5,
-        ("your", "agent", "how"),
         r"\b(?:your|the\s+agent'?s?)\s+(?:internal\s+)?(?:strategy|heuristics|tool-calling\s+loop|agent\s+loop"
         r"|planning\s+mode|thresholds|rules)\b",
         r"\bhow\s+(?:does\s+claude\s+code|you\s+decide)\b",
@@ -364,7 +318,6 @@ RULES: tuple[Rule, ...] = (
         "review.review",
         REVIEW,
         1.5,
-        ("review", "audit", "assess", "analy"),
         r"^\W*(?:\w+\W+){0,3}?(?:review|audit|assess|analy[sz]e)\b",
         r"\b(?:code|security)\s+review\b",
         r"\breview\s+(?:this|my|the)\b",
@@ -373,7 +326,6 @@ RULES: tuple[Rule, ...] = (
         "review.explain",
         REVIEW,
         1.5,
-        ("explain", "walk", "what", "tell", "is", "does", "overview"),
         r"\b(?:explain|walk\s+me\s+through|what\s+does|tell\s+me\s+(?:if|where|why|whether)|is\s+there\s+a"
         r"|is\s+(?:this|our|the)\s+\w+|does\s+(?:this|our)|overview)\b",
     ),
@@ -381,15 +333,14 @@ RULES: tuple[Rule, ...] = (
         "review.find_issues",
         REVIEW,
         1.0,
-        ("look", "read", "go", "dead", "list"),
-        r"\b(?:look\s+(?:at|over|through)|read\s+through|go\s+through|find\s+dead\s+code|list\s+every)\b",
+        r"\b(?:look\s+(?:at|over|through)|read\s+through|find\s+dead\s+code|list\s+every)\b",
+        r"\bgo\s+through\b",
     ),
     # --- unit tests for product code
     _rule(
         "tests.write_tests",
         UNIT_TESTS,
         2.0,
-        ("test", "spec", "fixture"),
         r"\b(?:write|add|create|generate|need|cover)\w*\s+(?:some\s+)?(?:\w+[- ]){0,3}?"
         r"(?:(?:unit|integration|e2e|regression|snapshot|golden-file|property-based|hypothesis|table-driven"
         r"|bats)\s+)?(?:tests?|specs|test\s+cases|fixtures?)\b",
@@ -400,7 +351,6 @@ RULES: tuple[Rule, ...] = (
         "tests.frameworks",
         UNIT_TESTS,
         1.0,
-        ("test", "jest", "junit", "xunit", "rspec", "playwright", "hypothesis", "moto", "faker", "factory_boy", "bats"),
         r"\b(?:pytest|jest|vitest|junit|xunit|rspec|playwright|hypothesis|testclient|moto|faker|factory_boy"
         r"|bats)\b|#\[test\]",
     ),
@@ -408,17 +358,22 @@ RULES: tuple[Rule, ...] = (
         "tests.fixture_factory",
         UNIT_TESTS,
         1.0,
-        ("fixture", "test"),
         r"\b(?:fixture|test\s+data)\s+(?:generator|factory|builder|set)\b",
         r"\bfixtures?\b",
     ),
     # --- debugging
-    _rule("debug.error_text", DEBUGGING, 1.5, (), rf"\b(?:{_ERROR_WORDS})\b", r"error\b|error\["),
+    _rule(
+        "debug.error_text",
+        DEBUGGING,
+        1.5,
+        rf"\b(?:{_ERROR_WORDS})\b",
+        r"\b\d+x\s+(?:lower|slower)\b",
+        r"error\b|error\[",
+    ),
     _rule(
         "debug.ask_why",
         DEBUGGING,
         1.5,
-        ("why", "what", "how", "help", "bug", "fix", "debug"),
         r"\b(?:why\s+(?:is|does|do|did)|what'?s\s+(?:wrong|leaking)|how\s+(?:do\s+i|to)\s+(?:fix|debug)"
         r"|help\s+me\s+(?:find|debug)|find\s+the\s+bug|fix\s+this|debug)\b",
     ),
@@ -427,7 +382,6 @@ RULES: tuple[Rule, ...] = (
         "code.implement",
         CODE,
         1.5,
-        ("implement", "refactor", "port", "convert", "rename", "add", "build", "create", "write"),
         r"\b(?:implement|refactor|port|convert|rename|add\s+(?:a|an|support|retry|structured)|build\s+a"
         r"|create\s+a)\b",
         r"\bwrite\s+a\s+(?:\w+\s+){0,3}?(?:script|function|program|service|cli|endpoint|parser|component"
@@ -437,20 +391,6 @@ RULES: tuple[Rule, ...] = (
         "code.artifacts",
         CODE,
         0.5,
-        (
-            "endpoint",
-            "component",
-            "function",
-            "class",
-            "flag",
-            "cli",
-            "dockerfile",
-            "terraform",
-            "workflow",
-            "service",
-            "script",
-            "migration",
-        ),
         r"\b(?:endpoint|component|function|class|flag|cli|dockerfile|terraform|workflow|service|script"
         r"|migration)\b",
     ),
@@ -459,70 +399,48 @@ RULES: tuple[Rule, ...] = (
         "docs.write_docs",
         DOCS,
         2.0,
-        (
-            "readme",
-            "doc",
-            "runbook",
-            "changelog",
-            "contributing",
-            "adr",
-            "datasheet",
-            "card",
-            "postmortem",
-            "guide",
-            "openapi",
-            "comments",
-            "description",
-            "write up",
-        ),
         r"\b(?:readme|docstrings?|jsdoc|rustdoc|godoc|runbook|changelog|contributing|adr|docs?\s+page"
         r"|design\s+doc|datasheet|model\s+card|postmortem|onboarding\s+doc|migration\s+guide|openapi"
-        r"|inline\s+comments|add\s+comments|api\s+docs|pr\s+description|write\s+up)\b",
+        r"|inline\s+comments|add\s+comments|api\s+docs|write\s+up)\b",
+        r"\bpr\s+description\b",
     ),
     _rule(
         "docs.document",
         DOCS,
         1.5,
-        ("document", "explain", "summary"),
         r"\bdocument(?:s|ation)?\b",
         r"\b(?:explain|summary)\b[^.\n]{0,40}\b(?:for|to)\s+(?:leadership|product\s+managers|new)\b",
     ),
     # --- counter-evidence against the blocking labels (hard negatives)
-    _rule("neg.machinery_object", EVAL, -2.0, _MACHINERY_WORDS, _ABOUT_MACHINERY),
-    _rule("neg.machinery_object", TRAINING, -2.0, _MACHINERY_WORDS, _ABOUT_MACHINERY),
-    _rule("neg.existing_data", EVAL, -2.0, ("already", "existing", "do not", "don"), *_EXISTING),
-    _rule("neg.existing_data", TRAINING, -2.0, ("already", "existing", "do not", "don"), *_EXISTING),
-    _rule("neg.product_code", EVAL, -1.5, ("product", "local", "load", "tests"), *_PRODUCT),
-    _rule("neg.product_code", TRAINING, -1.5, ("product", "local", "load", "tests"), *_PRODUCT),
+    _rule("neg.machinery_object", (EVAL, TRAINING), -2.0, _ABOUT_MACHINERY),
+    _rule("neg.existing_data", (EVAL, TRAINING), -2.0, *_EXISTING),
+    _rule("neg.product_code", (EVAL, TRAINING), -1.5, *_PRODUCT),
 )
 
 # A number followed, within a few words, by the kind of thing generated in bulk ("500 pairs"),
-# or a making verb followed by a number ("generate 2k"). Both start on something concrete
-# (a digit, a verb) so the regex engine skips ahead instead of trying every position.
-_COUNT_THEN_ITEMS = re.compile(rf"(\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?)\s*(k\b)?\s+(?:[\w-]+\s+){{0,4}}?{_ITEMS}\b")
-_MAKE_THEN_COUNT = re.compile(rf"\b{_MAKE}\s+(?:like\s+)?~?(\d[\d,]*)\s*(k\b)?")
-_DIGIT = re.compile(r"\d")
+# or a making verb followed by a number ("generate 2k").
+# The look-behind skips numbers that are part of a name or a version ("v2", "3.12").
+_COUNT_THEN_ITEMS = AnchoredPattern.compile(
+    rf"(?<![\w.])(\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?)\s*(k\b)?\s+(?:[\w-]+\s+){{0,4}}?{_ITEMS}\b"
+)
+_MAKE_THEN_COUNT = AnchoredPattern.compile(rf"\b{_MAKE}\s+(?:like\s+)?~?(\d[\d,]*)\s*(k\b)?")
+# Every literal any rule needs, found in one pass over the window; and which rule each pattern is of.
+_PATTERNS = [pattern for rule in RULES for pattern in rule.patterns]
+_RULE_OF = [number for number, rule in enumerate(RULES) for _ in rule.patterns]
+LITERALS = LiteralIndex([*_PATTERNS, _COUNT_THEN_ITEMS, _MAKE_THEN_COUNT])
 
 
-def requested_count(text: str) -> int:
+def requested_count(text: str, found: Found | None = None) -> int:
     """The largest count of generated things the (lower-cased) text asks for, 0 if none."""
-    if not _DIGIT.search(text):
-        return 0
+    if found is None:
+        found = LITERALS.find(text)
     best = 0
     for pattern in (_COUNT_THEN_ITEMS, _MAKE_THEN_COUNT):
-        match = pattern.search(text)
-        while match is not None:
-            start = match.start()
-            before = text[start - 1 : start] if pattern is _COUNT_THEN_ITEMS else ""
-            if before.isalnum() or before in ("_", "."):
-                # Part of a name or a version ("v2", "3.12"), not a count: look again just after it.
-                match = pattern.search(text, start + 1)
-                continue
+        for match in pattern.finditer(text, found):
             value = float(match.group(1).replace(",", ""))
             if match.group(2):
                 value *= 1000
             best = max(best, int(value))
-            match = pattern.search(text, match.end())
     return best
 
 
@@ -536,15 +454,29 @@ class RuleEvidence:
 
 def apply_rules(text: str) -> RuleEvidence:
     """Run every rule over the bounded window of ``text``."""
-    span = window(text).lower()
+    return rule_evidence(window(text).lower())
+
+
+def rule_evidence(lowered_window: str) -> RuleEvidence:
+    """Run every rule over an already windowed, lower-cased instruction."""
+    found = LITERALS.find(lowered_window)
+    fired: set[int] = set()
+    for number in LITERALS.candidates(found):
+        # Numbers past the rule patterns are the count patterns; a rule that fired needs no second look.
+        if (
+            number < len(_PATTERNS)
+            and _RULE_OF[number] not in fired
+            and _PATTERNS[number].search(lowered_window, found)
+        ):
+            fired.add(_RULE_OF[number])
     scores = dict.fromkeys(LABELS, 0.0)
     hits: list[str] = []
-    for rule in RULES:
-        if rule.fires(span):
-            scores[rule.label] += rule.weight
-            if not hits or hits[-1] != rule.name:  # a rule pair that weighs two labels
-                hits.append(rule.name)
-    count = requested_count(span)
+    for number in sorted(fired):  # in table order, so explanations read the same way every time
+        rule = RULES[number]
+        for label, weight in rule.weights:
+            scores[label] += weight
+        hits.append(rule.name)
+    count = requested_count(lowered_window, found)
     if count >= BULK_COUNT:
         # Bulk is evidence for the blocking labels only together with their own cues.
         for label in (EVAL, TRAINING):
