@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from proxy.adapters.base import CallView
-from proxy.classify import Classification, classify_call
+from proxy.classify import Classification, classify_call, instruction_window
 from proxy.hooks import Identity, Verdict
 from proxy.policy import PolicySource
 
@@ -68,7 +68,7 @@ class PolicyDecider:
 
 
 def _call_digest(call: CallView) -> str:
-    """What the classification depends on: the instruction, and whether it is overhead."""
-    digest = hashlib.blake2b(call.instruction.encode("utf-8", "surrogatepass"), digest_size=16)
+    """What the classification depends on: the window of the instruction, and whether it is overhead."""
+    digest = hashlib.blake2b(instruction_window(call.instruction).encode("utf-8", "surrogatepass"), digest_size=16)
     digest.update(f"\0{call.side_call}\0{call.endpoint}".encode())
     return digest.hexdigest()

@@ -6,6 +6,10 @@ same for a bare instruction. The combined score of a label is the softmax of
 the ranking and name why. A verdict is *strong* only when both agree — that is
 what a blocking policy rule should require, because a block interrupts a
 person's work and must be right.
+
+Only the bounded window of an instruction is read (:func:`instruction_window`),
+lower-cased once and shared by the rules and the model, so a 64 KB paste costs
+no more than a window-sized one.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from dataclasses import dataclass, field
 
 from proxy.adapters.base import CallView
 from proxy.classify.model import shipped_model
-from proxy.classify.rules import LABELS, OVERHEAD, apply_rules, window
+from proxy.classify.rules import LABELS, OVERHEAD, rule_evidence, window
 
-__all__ = ["LABELS", "OVERHEAD", "Classification", "classify_call", "classify_text"]
+__all__ = ["LABELS", "OVERHEAD", "Classification", "classify_call", "classify_text", "instruction_window"]
 
 STRONG = "strong"
 WEAK = "weak"
@@ -26,10 +30,11 @@ WEAK = "weak"
 STRONG_RULE_EVIDENCE = 2.0
 STRONG_MODEL_PROBABILITY = 0.3
 STRONG_COMBINED_SCORE = 0.8
-_FLOOR = 1e-6
-# The model reads a shorter window than the rules: its cost grows with every word.
-MODEL_HEAD_CHARS = 2048
-MODEL_TAIL_CHARS = 1024  # keeps log() finite for labels the model rules out
+_FLOOR = 1e-6  # keeps log() finite for labels the model rules out
+# The model reads a shorter window than the rules: its cost grows with every word, while the
+# rules cost little where their words are absent.
+MODEL_HEAD_CHARS = 1024
+MODEL_TAIL_CHARS = 512
 
 # Endpoints that carry no request for work (token counting, model listing).
 _OVERHEAD_ENDPOINTS = ("count_tokens", "counttokens", "models")
@@ -47,12 +52,20 @@ class Classification:
         return self.scores.get(self.label, 0.0)
 
 
+def instruction_window(text: str) -> str:
+    """The part of an instruction the classifier reads: equal windows get equal classifications."""
+    return window(text)
+
+
 def classify_text(text: str) -> Classification:
     """Label one human instruction."""
-    if not text.strip():
+    span = instruction_window(text)
+    if not span or span.isspace():
         return _overhead("no_instruction")
-    evidence = apply_rules(text)
-    probabilities = shipped_model().probabilities(window(text, MODEL_HEAD_CHARS, MODEL_TAIL_CHARS))
+    lowered = span.lower()
+    evidence = rule_evidence(lowered)
+    # The model window lies inside the rules window: the head of its head and its tail.
+    probabilities = shipped_model().probabilities(window(lowered, MODEL_HEAD_CHARS, MODEL_TAIL_CHARS))
     logits = {label: math.log(max(probabilities.get(label, 0.0), _FLOOR)) + evidence.scores[label] for label in LABELS}
     top = max(logits.values())
     exp = {label: math.exp(value - top) for label, value in logits.items()}

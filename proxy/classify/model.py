@@ -2,7 +2,8 @@
 
 Training (``proxy/classify/train.py``) uses scikit-learn; the shipped artefact
 is plain JSON (vocabulary, idf, coefficients), so inference here needs only
-numpy and takes a few dozen microseconds. :func:`terms` is the single
+numpy: only the rows of the terms present are read, with the idf already
+folded into them. :func:`terms` is the single
 definition of the features, used by both sides so they cannot drift apart.
 """
 
@@ -12,7 +13,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,21 +44,30 @@ class LinearModel:
     idf: npt.NDArray[np.float64]
     coef: npt.NDArray[np.float64]  # (n_terms, n_classes)
     intercept: npt.NDArray[np.float64]  # (n_classes,)
+    idf_coef: npt.NDArray[np.float64] = field(init=False, repr=False)  # idf[:, None] * coef
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "idf_coef", self.idf[:, None] * self.coef)
 
     def probabilities(self, text: str) -> dict[str, float]:
-        """Softmax class probabilities for ``text`` (sublinear TF-IDF, L2-normalised)."""
-        counts = Counter(t for t in terms(text) if t in self.index)
-        if not counts:
-            logits = self.intercept
-        else:
-            rows = np.fromiter((self.index[t] for t in counts), dtype=np.int64, count=len(counts))
-            tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float64, count=len(counts))
+        """Softmax class probabilities for ``text`` (sublinear TF-IDF, L2-normalised).
+
+        logits = sum_t tf_t * (idf_t * coef_t) / ||tf * idf|| + intercept, over
+        the terms present only.
+        """
+        index = self.index
+        present = [(index[term], count) for term, count in Counter(terms(text)).items() if term in index]
+        if present:
+            rows = np.fromiter((row for row, _ in present), dtype=np.intp, count=len(present))
+            tf = np.fromiter((1.0 + math.log(count) for _, count in present), dtype=np.float64, count=len(present))
             weights = tf * self.idf[rows]
-            weights /= np.sqrt(weights @ weights)
-            logits = weights @ self.coef[rows] + self.intercept
-        exp = np.exp(logits - logits.max())
-        probs = exp / exp.sum()
-        return {label: float(p) for label, p in zip(self.classes, probs, strict=True)}
+            logits = ((tf @ self.idf_coef[rows]) / math.sqrt(weights @ weights) + self.intercept).tolist()
+        else:
+            logits = self.intercept.tolist()
+        top = max(logits)
+        exp = [math.exp(value - top) for value in logits]
+        total = sum(exp)
+        return {label: value / total for label, value in zip(self.classes, exp, strict=True)}
 
     def to_json(self) -> bytes:
         vocabulary = sorted(self.index, key=self.index.__getitem__)

@@ -88,3 +88,17 @@ def test_policy_edits_apply_to_cached_classifications(tmp_path: Path) -> None:
     path.write_text("rules:\n  - id: no-docs\n    match: {labels: [documentation]}\n    action: block\n")
     clock[0] = 2.0
     assert decider.decide(docs, Identity(session_id="s")).action is Decision.BLOCK
+
+
+def test_cache_key_is_the_classified_window_not_the_whole_paste() -> None:
+    counting = CountingClassifier()
+    decider = PolicyDecider(classifier=counting)
+    session = Identity(session_id="s")
+    ask = "why does this log show the worker restarting?\n"
+    log = "2024-05-01 INFO worker-3 request served in 12ms\n" * 2000
+    decider.decide(view(ask + log + "level=INFO\n" + log + ask), session)
+    # Only the middle differs, which the classifier never reads: same verdict, no second classification.
+    decider.decide(view(ask + log + "level=WARN\n" + log + ask), session)
+    assert counting.calls == 1
+    decider.decide(view("and " + ask + log + "level=WARN\n" + log + ask), session)
+    assert counting.calls == 2
