@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import httpx
 import orjson
 import structlog
@@ -248,11 +247,11 @@ class ProxyHandler:
             content=body if route.has_body else None,
             extensions={"timeout": self.pool.timeouts},
         )
-        client = self.pool.client(adapter.vendor)
+        transport = self.pool.transport(adapter.vendor)
 
         disconnect = asyncio.Event()
         watcher = asyncio.create_task(_watch_disconnect(receive, disconnect))
-        relay = asyncio.create_task(self._relay(call, client, request, send, view))
+        relay = asyncio.create_task(self._relay(call, transport, request, send, view))
         try:
             await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
             if not relay.done() and not call.upstream_done:  # the client left mid-answer
@@ -273,12 +272,12 @@ class ProxyHandler:
         await self._finish(call, outcome)
 
     async def _relay(
-        self, call: _Call, client: httpx.AsyncClient, request: httpx.Request, send: Send, view: CallView
+        self, call: _Call, transport: httpx.AsyncBaseTransport, request: httpx.Request, send: Send, view: CallView
     ) -> CallOutcome:
         """Stream the upstream response to the client, feeding the outcome parser."""
         event, adapter, route = call.event, call.adapter, call.route
         assert route is not None
-        response = await client.send(request, stream=True)
+        response = await transport.handle_async_request(request)
         parser: OutcomeParser | None = None
         try:
             event.upstream_status = response.status_code
@@ -408,17 +407,11 @@ async def _relay_result(relay: asyncio.Task[CallOutcome]) -> tuple[CallOutcome |
     except asyncio.CancelledError:
         return None, None, ""
     except httpx.TransportError as exc:
-        if _is_timeout(exc):
+        if isinstance(exc, httpx.TimeoutException):
             return None, ErrorKind.UPSTREAM_TIMEOUT, f"Upstream timed out: {type(exc).__name__}"
         return None, ErrorKind.UPSTREAM_UNREACHABLE, f"Upstream unreachable: {type(exc).__name__}"
 
 
-def _is_timeout(exc: httpx.TransportError) -> bool:
-    # httpx-aiohttp maps a refused connection to ConnectTimeout; trust the cause.
-    cause = exc.__cause__
-    if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, aiohttp.ServerTimeoutError):
-        return False
-    return isinstance(exc, httpx.TimeoutException) or isinstance(cause, asyncio.TimeoutError)
 
 
 def _decoder_for(content_encoding: str) -> Any:

@@ -92,7 +92,8 @@ def test_each_call_is_recorded_with_what_the_vendor_answered(
     assert event["outcome"] == "completed" and event["status"] == 200 and event["upstream_status"] == 200
     assert event["request_sha256"] == hashlib.sha256(raw).hexdigest()
     # The response digest covers the upstream's bytes, not the proxy's end-of-stream tag.
-    relayed = response.content[: response.content.rfind(b": provenance ")] if stream else response.content
+    tag = response.content.rfind(b": provenance ")
+    relayed = response.content[:tag] if tag >= 0 else response.content
     assert event["response_sha256"] == hashlib.sha256(relayed).hexdigest()
     assert event["input_tokens"] and event["output_tokens"]
     assert event["latency_ms"] > 0 and event["ttfb_ms"] > 0

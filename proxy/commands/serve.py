@@ -29,6 +29,9 @@ def uvicorn_config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Co
         access_log=False,
         log_level=log_level,
         server_header=False,
+        # Never trust X-Forwarded-For: identity headers are believed only from
+        # PROVPROXY_TRUSTED_NETWORKS, judged on the real peer address.
+        proxy_headers=False,
         date_header=False,
         timeout_keep_alive=75,
     )
