@@ -80,9 +80,21 @@ def classify_text(text: str) -> Classification:
     return Classification(label, scores, evidence.hits, STRONG if strong else WEAK)
 
 
+# Side calls that carry the person's request verbatim (Gemini CLI's model router,
+# Claude Code's session title): they are overhead unless what they carry is
+# clearly a forbidden use, whose text must not reach the vendor by the side door.
+_CARRYING_SIDE_CALLS = ("router", "title")
+_FORBIDDEN_USES = ("eval_task_generation", "training_data_generation")
+
+
 def classify_call(call: CallView) -> Classification:
     """Label a call: side calls and instruction-less endpoints are overhead."""
     if call.side_call:
+        if call.side_call in _CARRYING_SIDE_CALLS and call.instruction:
+            carried = classify_text(call.instruction)
+            if carried.label in _FORBIDDEN_USES and carried.strength == STRONG:
+                carried.rule_hits.append(f"side_call:{call.side_call}")
+                return carried
         return _overhead(f"side_call:{call.side_call}")
     endpoint = call.endpoint.lower()
     if endpoint.replace(".", "_").endswith(_OVERHEAD_ENDPOINTS):

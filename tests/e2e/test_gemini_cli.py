@@ -80,8 +80,8 @@ def test_policy_block_is_shown_at_once_and_ordinary_work_continues(
 ) -> None:
     """Needs the policy decider (proxy/decider.py) wired into proxy/app.py build_components."""
     blocked = take_turn(gemini, BLOCKED_PROMPT, _base_url(shared_proxy), fake, shared_proxy)
-    # The router call may be let through as overhead; the main call must be refused.
-    assert_blocked_promptly(blocked, must_block={"streamGenerateContent"})
+    # The router call carries the prompt too: both it and the main call are refused.
+    assert_blocked_promptly(blocked, must_block={"generateContent", "streamGenerateContent"})
 
     ordinary = take_turn(gemini, ORDINARY_PROMPT, _base_url(shared_proxy), fake, shared_proxy)
     assert ordinary.run.returncode == 0, ordinary.run.describe()

@@ -178,3 +178,14 @@ def test_realistic_bodies_are_classified_by_their_human_instruction(name: str, l
 @pytest.mark.parametrize("name", SIDE_CALL_BODIES)
 def test_realistic_side_calls_are_overhead(name: str) -> None:
     assert classify_call(_read_with_instruction(name, None)).label == OVERHEAD
+
+
+@pytest.mark.parametrize("name", ["gemini_cli_router.json", "claude_code_title.json"])
+def test_side_calls_carrying_a_forbidden_request_are_labelled_by_it(name: str) -> None:
+    """Gemini CLI's router call and Claude Code's title call carry the person's words:
+    an eval-task request must not reach the vendor through them either."""
+    result = classify_call(_read_with_instruction(name, CLEAR_EVAL_TASKS[0]))
+    assert result.label == "eval_task_generation" and result.strength == "strong"
+    assert any(hit.startswith("side_call:") for hit in result.rule_hits)
+    ordinary = classify_call(_read_with_instruction(name, INSTRUCTION_PER_LABEL["code_generation"]))
+    assert ordinary.label == OVERHEAD

@@ -73,9 +73,12 @@ def test_eval_task_generation_is_blocked_with_an_explained_message() -> None:
     assert not any(phrase in verdict.message.lower() for phrase in FORBIDDEN_MESSAGE_PHRASES)
 
 
-def test_side_calls_are_overhead_and_allowed() -> None:
-    verdict = PolicyDecider().decide(view(EVAL_TASKS, side_call="title"), Identity())
+def test_side_calls_are_overhead_and_allowed_unless_they_carry_a_forbidden_request() -> None:
+    ordinary = view("Add a --verbose flag to the CLI", side_call="title")
+    verdict = PolicyDecider().decide(ordinary, Identity())
     assert (verdict.action, verdict.label, verdict.policy_rule) == (Decision.ALLOW, "overhead", "overhead")
+    carried = PolicyDecider().decide(view(EVAL_TASKS, side_call="router"), Identity())
+    assert (carried.action, carried.label) == (Decision.BLOCK, "eval_task_generation")
 
 
 def test_policy_edits_apply_to_cached_classifications(tmp_path: Path) -> None:
