@@ -167,6 +167,15 @@ def test_shipped_policies(label: str, strength: str, default: Decision, strict: 
     assert load_policy(STRICT_POLICY_PATH).decide(res, call(), who(), "x").action is strict
 
 
+def test_shipped_volume_block_counts_only_strong_model_comparison() -> None:
+    policy = load_policy(DEFAULT_POLICY_PATH)
+    weak = [policy.decide(result("model_comparison_redteam", "weak"), call(), who(), "x") for _ in range(40)]
+    assert {o.action for o in weak} == {Decision.FLAG}
+    strong = [policy.decide(result("model_comparison_redteam", "strong"), call(), who(), "x") for _ in range(40)]
+    assert strong[29].action is Decision.FLAG and strong[30].action is Decision.BLOCK
+    assert strong[30].rule == "block-model-comparison-at-volume"
+
+
 # --- validation ----------------------------------------------------------------------------------
 
 
