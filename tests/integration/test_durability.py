@@ -36,6 +36,11 @@ from tests.integration.conftest import (
     wait_for,
 )
 
+SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+POSTGRES_ONLY = pytest.mark.parametrize(
+    "database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
 
 def start(start_proxy: ProxyFactory, database: Database, **settings: str) -> ProxyProcess:
     return start_proxy(database_url=database.url, **FAST_WRITER, **settings)
@@ -150,7 +155,7 @@ def test_restart_with_the_database_down_continues_the_chain(start_proxy: ProxyFa
     assert "OK" in verify_chain(second)
 
 
-@pytest.mark.parametrize("database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+@POSTGRES_ONLY  # an embedded SQLite file is not "down" at start; a database server can be
 def test_serve_starts_while_the_database_is_down(start_proxy: ProxyFactory, database: Database) -> None:
     """A proxy restarted during a database outage must come up and spool, not exit."""
     start(start_proxy, database).stop()  # creates and migrates the database
@@ -242,6 +247,7 @@ def test_fail_closed_refuses_when_nothing_durable_is_available(
     assert fake.count() == 0, "fail-closed forwarded a call it could not record"
 
 
+@SQLITE_ONLY  # the recorder logic under test does not depend on the database kind
 def test_fail_open_forwards_and_says_so_when_nothing_durable_is_available(
     start_proxy: ProxyFactory, database: Database, fake: FakeVendor, tmp_path: Path
 ) -> None:
@@ -257,6 +263,7 @@ def test_fail_open_forwards_and_says_so_when_nothing_durable_is_available(
     assert log.count("record_not_durable") == len(kinds)
 
 
+@SQLITE_ONLY  # the recorder logic under test does not depend on the database kind
 def test_fail_closed_refuses_once_the_database_goes_down_mid_run(
     start_proxy: ProxyFactory, database: Database, fake: FakeVendor, tmp_path: Path
 ) -> None:
