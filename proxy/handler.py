@@ -60,6 +60,8 @@ class _Call:
     response_started: bool = False
     # The upstream finished its answer: a client leaving after this point got it all.
     upstream_done: bool = False
+    # The relay handed the event to the recorder (durably) itself.
+    committed: bool = False
 
 
 class ProxyHandler:
@@ -256,7 +258,7 @@ class ProxyHandler:
             await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
             if not relay.done() and not call.upstream_done:  # the client left mid-answer
                 relay.cancel()  # closes the upstream call too
-            outcome, error_kind, message = await _relay_result(relay)
+            error_kind, message = await _relay_result(relay)
         finally:
             watcher.cancel()
         if error_kind is not None:
@@ -269,11 +271,11 @@ class ProxyHandler:
             # drops the connection and the client sees the break as the upstream made it.
         if disconnect.is_set() and not call.upstream_done:
             event.outcome = Outcome.CLIENT_DISCONNECTED.value
-        await self._finish(call, outcome)
+        await self._finish(call)
 
     async def _relay(
         self, call: _Call, transport: httpx.AsyncBaseTransport, request: httpx.Request, send: Send, view: CallView
-    ) -> CallOutcome:
+    ) -> None:
         """Stream the upstream response to the client, feeding the outcome parser."""
         event, adapter, route = call.event, call.adapter, call.route
         assert route is not None
@@ -316,13 +318,17 @@ class ProxyHandler:
             # Durable before the response ends: a client that saw the end of its
             # response can rely on the event existing, even if the proxy dies now.
             event.latency_ms = (time.perf_counter() - call.started) * 1000
+            call.committed = True
             try:
                 await self.recorder.commit(event)
-            except Exception:  # held and retried by the recorder; the client is not made to pay
+            except Exception:  # held in memory and retried by the recorder
                 log.error("record_not_durable", id=event.id, exc_info=True)
+                if self.settings.fail_closed:
+                    # Never let a response look complete when its record is not durable:
+                    # leave it unfinished, so the client sees a broken stream.
+                    return
             trailer = adapter.sse_comment(_provenance_comment(event)) if is_sse else b""
             await send({"type": "http.response.body", "body": trailer, "more_body": False})
-            return outcome
         except BaseException:  # client gone (cancelled) or upstream broke: keep the partial
             if parser is not None:
                 _apply_outcome(event, parser.finish())
@@ -330,9 +336,9 @@ class ProxyHandler:
         finally:
             await response.aclose()
 
-    async def _finish(self, call: _Call, outcome: CallOutcome | None) -> None:
+    async def _finish(self, call: _Call) -> None:
         event = call.event
-        if event.latency_ms is None:  # not yet recorded by the relay (partial outcomes)
+        if not call.committed:  # partial outcomes: the client left, or the upstream broke
             event.latency_ms = (time.perf_counter() - call.started) * 1000
             self.recorder.submit(event)
         self._log(event)
@@ -400,16 +406,17 @@ async def _watch_disconnect(receive: Receive, disconnected: asyncio.Event) -> No
             return
 
 
-async def _relay_result(relay: asyncio.Task[CallOutcome]) -> tuple[CallOutcome | None, ErrorKind | None, str]:
-    """The relay's outcome, or the vendor error kind to answer with if it failed before any byte."""
+async def _relay_result(relay: asyncio.Task[None]) -> tuple[ErrorKind | None, str]:
+    """How the relay failed, as the vendor error kind to answer with (None: it did not)."""
     try:
-        return await relay, None, ""
+        await relay
+        return None, ""
     except asyncio.CancelledError:
-        return None, None, ""
+        return None, ""
     except httpx.TransportError as exc:
         if isinstance(exc, httpx.TimeoutException):
-            return None, ErrorKind.UPSTREAM_TIMEOUT, f"Upstream timed out: {type(exc).__name__}"
-        return None, ErrorKind.UPSTREAM_UNREACHABLE, f"Upstream unreachable: {type(exc).__name__}"
+            return ErrorKind.UPSTREAM_TIMEOUT, f"Upstream timed out: {type(exc).__name__}"
+        return ErrorKind.UPSTREAM_UNREACHABLE, f"Upstream unreachable: {type(exc).__name__}"
 
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import click
+import structlog
 import uvicorn
+from sqlalchemy.exc import OperationalError
 
 from proxy.app import create_app
 from proxy.config import Settings
+from proxy.logs import configure_logging
 from proxy.store.migrate import upgrade
+
+log = structlog.get_logger("provproxy.serve")
 
 
 def uvicorn_config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
@@ -44,8 +49,13 @@ def register(cli: click.Group) -> None:
     def serve(host: str | None, port: int | None) -> None:
         """Run the proxy (SQLite by default, real vendor upstreams)."""
         settings = Settings()
+        configure_logging(settings.log_level)
         if settings.migrate_on_start:
-            upgrade(settings.database_url)
+            try:
+                upgrade(settings.database_url)
+            except OperationalError as exc:
+                # The spool covers a database outage; refusing to start would not.
+                log.warning("migrate_skipped_database_unreachable", error=str(exc).splitlines()[0])
         app = create_app(settings)
         config = uvicorn_config(app, host or settings.host, port or settings.port, settings.log_level)
         uvicorn.Server(config).run()
