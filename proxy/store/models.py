@@ -122,7 +122,7 @@ class EventBodyRow(Base):
     event_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
     )
-    # zlib-compressed; request_body holds the raw bytes the client sent.
+    # zstd-compressed; request_body holds the raw bytes the client sent.
     request_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     instruction: Mapped[str | None] = mapped_column(Text)
     completion_text: Mapped[bytes | None] = mapped_column(LargeBinary)

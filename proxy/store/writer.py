@@ -2,12 +2,15 @@
 
 Two threads keep all of it off the event loop:
 
-* the **spool thread** takes events from an in-process queue in batches, seals
-  them into the provenance chain (if a chainer is given), appends the batch to
-  the spool with one fsync (group commit) and only then acknowledges
-  :meth:`DurableRecorder.commit` callers;
+* the **spool thread** takes events from an in-process queue in batches (what
+  queued up during the previous sync), seals them into the provenance chain (if a
+  chainer is given), turns them into rows (bodies compressed), appends the batch
+  to the spool with one fdatasync (group commit) and only then acknowledges
+  :meth:`DurableRecorder.commit` callers, with one wake-up per event loop;
 * the **loader thread** inserts spooled batches into the database, idempotently
-  (``ON CONFLICT DO NOTHING`` on the primary key). While the database is down it
+  (``ON CONFLICT DO NOTHING`` on the primary key), lingering up to
+  ``writer_flush_interval_s`` to gather many batches into one transaction (the
+  spool already made them durable, so only their visibility waits). While the database is down it
   stops inserting and, every ``writer_retry_interval_s``, replays the spool from
   the last confirmed position; on start it first replays whatever an earlier
   run (even one killed with ``kill -9``) left behind. A spool segment is deleted
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import queue
 import threading
@@ -41,7 +45,16 @@ from proxy.events import Event
 from proxy.hooks import Chainer
 from proxy.store.db import create_db_engine
 from proxy.store.models import EventBodyRow, EventRow
-from proxy.store.rows import RowPair, body_row, decode_record, encode_record, event_row, split
+from proxy.store.rows import (
+    RowPair,
+    body_row,
+    decode_chain_link,
+    decode_record,
+    encode_record,
+    event_row,
+    record_json,
+    split,
+)
 from proxy.store.spool import Position, Spool
 
 log = structlog.get_logger("provproxy.store")
@@ -97,6 +110,7 @@ class DurableRecorder:
         self._handoff: queue.SimpleQueue[_Batch | object] = queue.SimpleQueue()
         self._held: list[tuple[RowPair, bytes]] = []  # sealed, but neither spooled nor stored
         self._batch_number = 0
+        self._lowest_segment = 0  # no spool segment below this one is left (loader thread)
         self._running = False
         self._threads: list[threading.Thread] = []
         self._first_replay_done = threading.Event()
@@ -123,9 +137,9 @@ class DurableRecorder:
         for segment in self._spool.segments():
             try:
                 for payload, _ in self._spool.read(segment):
-                    row = decode_record(payload)[0]
-                    if row.get("seq") is not None and (head is None or row["seq"] > head[0]):
-                        head = (row["seq"], row["record_hash"])
+                    seq, digest = decode_chain_link(payload)
+                    if seq is not None and digest is not None and (head is None or seq > head[0]):
+                        head = (seq, digest)
             except OSError:
                 continue
         return head
@@ -158,6 +172,7 @@ class DurableRecorder:
             leftovers = []
             log.error("spool unavailable", spool_dir=str(self.settings.spool_dir), error=str(exc))
         self._confirmed = Position(leftovers[0], 0) if leftovers else self._spool.position
+        self._lowest_segment = self._confirmed.segment
         self._durable = self._spool.position
         self._backlog = bool(leftovers)
         self.stats.db_up = self._probe_database()
@@ -202,8 +217,7 @@ class DurableRecorder:
                 self._persist(items)
             except Exception as exc:  # never let the thread die: callers wait on it
                 log.exception("spool thread error")
-                for _, future, loop in items:
-                    _settle(future, loop, NotDurable(str(exc)))
+                _settle(items, NotDurable(str(exc)))
             if stopping and self._held and not self.stats.spool_ok and not self.stats.db_up:
                 break  # nowhere to put them: report and give up at shutdown
         if self._held:
@@ -211,10 +225,15 @@ class DurableRecorder:
             log.error("events lost at shutdown: neither spool nor database available", count=len(self._held))
 
     def _take(self, stopping: bool) -> tuple[list[_Item], bool]:
-        """Up to a batch of queued items; waits (up to the flush interval) only for the first."""
+        """What is queued, up to a batch; waits only for the first item.
+
+        While the spool works and nothing is held there is nothing to do but
+        wait, so the thread sleeps until an event arrives; otherwise it wakes
+        every flush interval to retry the held events or probe the spool."""
         items: list[_Item] = []
         limit = self.settings.writer_batch_size
-        timeout = None if stopping else self.settings.writer_flush_interval_s
+        healthy = self.stats.spool_ok and not self._held
+        timeout = None if stopping or healthy else self.settings.writer_flush_interval_s
         while len(items) < limit:
             try:
                 item = self._queue.get(block=not items and not stopping, timeout=timeout)
@@ -240,8 +259,7 @@ class DurableRecorder:
             error = self._store_directly(records)
         if error is not None:
             self._hold(records)
-        for _, future, loop in items:
-            _settle(future, loop, NotDurable(error) if error else None)
+        _settle(items, NotDurable(error) if error else None)
 
     def _seal(self, events: Sequence[Event]) -> list[RowPair]:
         chain: Sequence[tuple[int, str, str] | None] = [None] * len(events)
@@ -278,7 +296,7 @@ class DurableRecorder:
     def _store_directly(self, records: list[tuple[RowPair, bytes]]) -> str | None:
         """The spool is broken: make the batch durable in the database from this thread."""
         try:
-            self._insert([pair for pair, _ in records], records)
+            self._insert([pair for pair, _ in records])
         except _DatabaseDown as exc:
             return f"spool and database unavailable: {exc}"
         self.stats.events_written += len(records)
@@ -323,21 +341,39 @@ class DurableRecorder:
                 self._backlog = True
 
     def _take_batches(self) -> tuple[list[_Batch], bool]:
+        """Handed-over batches, up to ``writer_batch_size`` rows.
+
+        After the first, linger up to the flush interval unless a full batch is
+        already waiting: at low rates each spool batch is one event, and one
+        transaction per event costs far more than the insert itself."""
         batches: list[_Batch] = []
         rows = 0
-        timeout = self.settings.writer_retry_interval_s
-        while rows < self.settings.writer_batch_size:
-            try:
-                item = self._handoff.get(block=not batches, timeout=timeout)
-            except queue.Empty:
-                break
+        limit = self.settings.writer_batch_size
+        try:
+            item = self._handoff.get(timeout=self.settings.writer_retry_interval_s)
+        except queue.Empty:
+            return batches, False
+        lingered = False
+        while True:
             if item is _STOP:
                 return batches, True
             assert isinstance(item, _Batch)
             batches.append(item)
             rows += len(item.pairs)
             self._durable, self._durable_number = item.end, item.number
-        return batches, False
+            if rows >= limit:
+                return batches, False
+            try:
+                item = self._handoff.get_nowait()
+            except queue.Empty:
+                if lingered or self._backlog:
+                    return batches, False
+                lingered = True
+                time.sleep(self.settings.writer_flush_interval_s)
+                try:
+                    item = self._handoff.get_nowait()
+                except queue.Empty:
+                    return batches, False
 
     def _load(self, batches: list[_Batch]) -> None:
         """The fast path: insert batches straight from memory, in spool order."""
@@ -382,33 +418,37 @@ class DurableRecorder:
                 continue
             start = self._confirmed.offset if segment == self._confirmed.segment else 0
             end = self._durable.offset if segment == self._durable.segment else None
-            chunk: list[tuple[RowPair, bytes]] = []
+            chunk: list[RowPair] = []
             offset = start
             for payload, offset in self._spool.read(segment, start, end):
-                chunk.append((decode_record(payload), payload))
+                chunk.append(decode_record(payload))
                 if len(chunk) >= limit:
                     self._replay_chunk(chunk, Position(segment, offset))
                     chunk = []
             self._replay_chunk(chunk, Position(segment, offset))
         self._confirmed = max(self._confirmed, self._durable)
 
-    def _replay_chunk(self, chunk: list[tuple[RowPair, bytes]], end: Position) -> None:
+    def _replay_chunk(self, chunk: list[RowPair], end: Position) -> None:
         if chunk:
-            self._insert([pair for pair, _ in chunk], chunk)
+            self._insert(chunk)
             self.stats.events_written += len(chunk)
             self.stats.spool_replayed += len(chunk)
         self._confirmed = max(self._confirmed, end)
 
     def _remove_confirmed_segments(self, including: int | None = None) -> None:
         last = self._confirmed.segment - 1 if including is None else including
+        if last < self._lowest_segment:
+            return  # nothing new confirmed: spare the directory listing
         doomed = [s for s in self._spool.segments() if s <= last]
-        if doomed and self._database_synced():
-            for segment in doomed:
-                self._spool.remove(segment)
+        if doomed and not self._database_synced():
+            return
+        for segment in doomed:
+            self._spool.remove(segment)
+        self._lowest_segment = last + 1
 
     # -- database ------------------------------------------------------------------------
 
-    def _insert(self, pairs: list[RowPair], records: Sequence[tuple[RowPair, bytes]] | None = None) -> None:
+    def _insert(self, pairs: Sequence[RowPair]) -> None:
         """Insert idempotently in one transaction; isolate rows the database refuses as invalid."""
         assert self._engine is not None
         try:
@@ -418,15 +458,12 @@ class DurableRecorder:
             if not _is_invalid_data(exc):
                 self._database_lost(exc)
                 raise _DatabaseDown(str(exc)) from exc
-            self._insert_one_by_one(pairs, records)
+            self._insert_one_by_one(pairs)
         self.stats.db_up = True
 
-    def _insert_one_by_one(
-        self, pairs: list[RowPair], records: Sequence[tuple[RowPair, bytes]] | None
-    ) -> None:
+    def _insert_one_by_one(self, pairs: Sequence[RowPair]) -> None:
         assert self._engine is not None
-        payloads = [payload for _, payload in records] if records else [encode_record(p) for p in pairs]
-        for pair, payload in zip(pairs, payloads, strict=True):
+        for pair in pairs:
             try:
                 with self._engine.begin() as conn:
                     _insert_pairs(conn, [pair])
@@ -434,13 +471,13 @@ class DurableRecorder:
                 if not _is_invalid_data(exc):
                     self._database_lost(exc)
                     raise _DatabaseDown(str(exc)) from exc
-                self._reject(payload, exc)
+                self._reject(pair, exc)
 
-    def _reject(self, payload: bytes, exc: Exception) -> None:
+    def _reject(self, pair: RowPair, exc: Exception) -> None:
         """Keep a record the database will never take where an operator can find it (one JSON a line)."""
         fd = os.open(self._spool.directory / REJECTED_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            os.write(fd, payload + b"\n")
+            os.write(fd, record_json(pair) + b"\n")
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -478,15 +515,18 @@ class DurableRecorder:
 
 
 def _insert_pairs(conn: Connection, pairs: Sequence[RowPair]) -> None:
+    """Plain Core ``executemany`` (no ORM objects), duplicates ignored: a replay may repeat rows."""
     events, bodies = split(pairs)
     if events:
-        conn.execute(_insert_ignoring_duplicates(conn, EventRow.__table__), events)  # type: ignore[arg-type]
+        conn.execute(_insert_ignoring_duplicates(conn.dialect.name, EventRow.__table__), events)
     if bodies:
-        conn.execute(_insert_ignoring_duplicates(conn, EventBodyRow.__table__), bodies)  # type: ignore[arg-type]
+        conn.execute(_insert_ignoring_duplicates(conn.dialect.name, EventBodyRow.__table__), bodies)
 
 
-def _insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:
-    if conn.dialect.name == "postgresql":
+@functools.cache
+def _insert_ignoring_duplicates(dialect: str, table: Table) -> Insert:
+    """Built once per dialect and table (SQLAlchemy then reuses its compiled form)."""
+    if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
 
@@ -498,19 +538,22 @@ def _is_invalid_data(exc: SQLAlchemyError) -> bool:
     return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
 
 
-def _settle(
-    future: asyncio.Future[None] | None, loop: asyncio.AbstractEventLoop | None, error: Exception | None
-) -> None:
-    if future is None or loop is None:
-        return
+def _settle(items: Sequence[_Item], error: Exception | None) -> None:
+    """Wake each waiting event loop once for the whole batch."""
+    waiting: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for _, future, loop in items:
+        if future is not None and loop is not None:
+            waiting.setdefault(loop, []).append(future)
+    for loop, futures in waiting.items():
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(_resolve, futures, error)
 
-    def settle() -> None:
+
+def _resolve(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for future in futures:
         if future.done():
-            return  # the caller was cancelled; the event is recorded all the same
+            continue  # the caller was cancelled; the event is recorded all the same
         if error is None:
             future.set_result(None)
         else:
             future.set_exception(error)
-
-    with contextlib.suppress(RuntimeError):  # the loop has closed
-        loop.call_soon_threadsafe(settle)
