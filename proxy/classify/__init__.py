@@ -5,7 +5,10 @@ same for a bare instruction. The combined score of a label is the softmax of
 ``log(model probability) + rule evidence``: the model ranks, the rules move
 the ranking and name why. A verdict is *strong* only when both agree — that is
 what a blocking policy rule should require, because a block interrupts a
-person's work and must be right.
+person's work and must be right. A sensitive label also needs *some*
+evidence: terse follow-ups ("yes do it", "Say hello.") that no rule speaks to
+and the model is unsure about fall back to ordinary work (:func:`combine`),
+so they do not flood the review queue with flags.
 
 Only the bounded window of an instruction is read (:func:`instruction_window`),
 lower-cased once and shared by the rules and the model, so a 64 KB paste costs
@@ -18,13 +21,38 @@ import math
 from dataclasses import dataclass, field
 
 from proxy.adapters.base import CallView
-from proxy.classify.model import shipped_model
-from proxy.classify.rules import LABELS, OVERHEAD, rule_evidence, window
+from proxy.classify.model import LinearModel, shipped_model
+from proxy.classify.rules import (
+    BENIGN_LABELS,
+    FORBIDDEN_LABELS,
+    LABELS,
+    OVERHEAD,
+    SENSITIVE_LABELS,
+    RuleEvidence,
+    rule_evidence,
+    window,
+)
 
-__all__ = ["LABELS", "OVERHEAD", "Classification", "classify_call", "classify_text", "instruction_window"]
+__all__ = [
+    "BENIGN_LABELS",
+    "FORBIDDEN_LABELS",
+    "LABELS",
+    "OVERHEAD",
+    "SENSITIVE_LABELS",
+    "Classification",
+    "classify_call",
+    "classify_text",
+    "combine",
+    "instruction_window",
+    "read_evidence",
+]
 
 STRONG = "strong"
 WEAK = "weak"
+# Named in rule_hits when a sensitive label without evidence gave way to an ordinary work label.
+LOW_EVIDENCE_FALLBACK = "low_evidence_fallback"
+# Rule evidence below one full rule (e.g. only "jsonl" was mentioned) does not count as evidence for it.
+MIN_RULE_EVIDENCE = 1.0
 
 # Thresholds for a strong verdict: rule evidence, model probability, combined score.
 STRONG_RULE_EVIDENCE = 2.0
@@ -62,29 +90,54 @@ def classify_text(text: str) -> Classification:
     span = instruction_window(text)
     if not span or span.isspace():
         return _overhead("no_instruction")
-    lowered = span.lower()
-    evidence = rule_evidence(lowered)
+    model = shipped_model()
+    probabilities, evidence = read_evidence(span.lower(), model)
+    return combine(probabilities, evidence, model.low_evidence_probability)
+
+
+def read_evidence(lowered_window: str, model: LinearModel) -> tuple[dict[str, float], RuleEvidence]:
+    """The model's probabilities and the rules' evidence for a windowed, lower-cased instruction."""
     # The model window lies inside the rules window: the head of its head and its tail.
-    probabilities = shipped_model().probabilities(window(lowered, MODEL_HEAD_CHARS, MODEL_TAIL_CHARS))
+    probabilities = model.probabilities(window(lowered_window, MODEL_HEAD_CHARS, MODEL_TAIL_CHARS))
+    return probabilities, rule_evidence(lowered_window)
+
+
+def combine(probabilities: dict[str, float], evidence: RuleEvidence, low_evidence_probability: float) -> Classification:
+    """The verdict from the model's probabilities and the rules' evidence.
+
+    A sensitive label needs evidence: if no rule speaks for it and the model
+    gives it less than ``low_evidence_probability``, the instruction is too
+    terse to tell ("yes do it", "Say hello.") and the label falls back to the
+    most likely ordinary work label, named in ``rule_hits``. A mere structural
+    hint (``struct.jsonl_output``) is less than :data:`MIN_RULE_EVIDENCE`. The scores are
+    left as they were, so the explanation still shows what the model leaned to.
+    """
     logits = {label: math.log(max(probabilities.get(label, 0.0), _FLOOR)) + evidence.scores[label] for label in LABELS}
     top = max(logits.values())
     exp = {label: math.exp(value - top) for label, value in logits.items()}
     total = sum(exp.values())
     scores = {label: round(value / total, 4) for label, value in exp.items()}
     label = max(scores, key=scores.__getitem__)
+    hits = evidence.hits
+    if (
+        label in SENSITIVE_LABELS
+        and evidence.scores[label] < MIN_RULE_EVIDENCE
+        and probabilities.get(label, 0.0) < low_evidence_probability
+    ):
+        hits = [*hits, f"{LOW_EVIDENCE_FALLBACK}:{label}"]
+        label = max(BENIGN_LABELS, key=scores.__getitem__)
     strong = (
         evidence.scores[label] >= STRONG_RULE_EVIDENCE
         and probabilities.get(label, 0.0) >= STRONG_MODEL_PROBABILITY
         and scores[label] >= STRONG_COMBINED_SCORE
     )
-    return Classification(label, scores, evidence.hits, STRONG if strong else WEAK)
+    return Classification(label, scores, hits, STRONG if strong else WEAK)
 
 
 # Side calls that carry the person's request verbatim (Gemini CLI's model router,
 # Claude Code's session title): they are overhead unless what they carry is
 # clearly a forbidden use, whose text must not reach the vendor by the side door.
 _CARRYING_SIDE_CALLS = ("router", "title")
-_FORBIDDEN_USES = ("eval_task_generation", "training_data_generation")
 
 
 def classify_call(call: CallView) -> Classification:
@@ -92,7 +145,7 @@ def classify_call(call: CallView) -> Classification:
     if call.side_call:
         if call.side_call in _CARRYING_SIDE_CALLS and call.instruction:
             carried = classify_text(call.instruction)
-            if carried.label in _FORBIDDEN_USES and carried.strength == STRONG:
+            if carried.label in FORBIDDEN_LABELS and carried.strength == STRONG:
                 carried.rule_hits.append(f"side_call:{call.side_call}")
                 return carried
         return _overhead(f"side_call:{call.side_call}")

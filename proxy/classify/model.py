@@ -44,6 +44,9 @@ class LinearModel:
     idf: npt.NDArray[np.float64]
     coef: npt.NDArray[np.float64]  # (n_terms, n_classes)
     intercept: npt.NDArray[np.float64]  # (n_classes,)
+    # Below this probability a sensitive label needs a rule for it (chosen on the train split by
+    # cross-validation in train.py; see proxy.classify.combine).
+    low_evidence_probability: float = 0.0
     idf_coef: npt.NDArray[np.float64] = field(init=False, repr=False)  # idf[:, None] * coef
 
     def __post_init__(self) -> None:
@@ -79,6 +82,7 @@ class LinearModel:
                 "idf": [round(float(v), 5) for v in self.idf],
                 "coef": [[round(float(v), 5) for v in row] for row in self.coef],
                 "intercept": [round(float(v), 5) for v in self.intercept],
+                "low_evidence_probability": self.low_evidence_probability,
             }
         )
 
@@ -93,6 +97,7 @@ class LinearModel:
             idf=np.asarray(raw["idf"], dtype=np.float64),
             coef=np.asarray(raw["coef"], dtype=np.float64),
             intercept=np.asarray(raw["intercept"], dtype=np.float64),
+            low_evidence_probability=float(raw.get("low_evidence_probability", 0.0)),
         )
 
 

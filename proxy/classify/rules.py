@@ -31,6 +31,11 @@ OVERHEAD = "overhead"
 
 # The labels the text classifier chooses between (overhead is structural only).
 LABELS: tuple[str, ...] = (EVAL, TRAINING, REDTEAM, REVIEW, UNIT_TESTS, DEBUGGING, CODE, DOCS)
+# Ordinary work that no policy needs to see; the rest is blocked or flagged by the default policy.
+BENIGN_LABELS: tuple[str, ...] = (UNIT_TESTS, DEBUGGING, CODE, DOCS)
+SENSITIVE_LABELS: tuple[str, ...] = tuple(label for label in LABELS if label not in BENIGN_LABELS)
+# The uses the vendors' terms forbid: what the default policy blocks.
+FORBIDDEN_LABELS: tuple[str, ...] = (EVAL, TRAINING)
 
 HEAD_CHARS = 3072
 TAIL_CHARS = 1024
@@ -95,7 +100,8 @@ _ERROR_WORDS = (
     r"traceback|exception|segfault|crash\w*|oom\w*|deadlock|hangs?|stuck|flaky|fails?|"
     r"failing|failed|broken|crashloopbackoff|timeout|time\s+out|nan|freezes|garbage|runs\s+out|drops|"
     r"goes\s+negative|takes\s+\d+\s*(?:s|h|hours|seconds|minutes)|"
-    r"(?:aren't|isn't|doesn't|don't|not)\s+(?:being|working|work|apply)"
+    r"(?:aren't|isn't|doesn't|don't|didn't|not)\s+(?:being|working|work|apply)|still\s+broken|off[- ]by[- ]one|"
+    r"complains?|warnings?"
 )
 
 RULES: tuple[Rule, ...] = (
@@ -118,6 +124,7 @@ RULES: tuple[Rule, ...] = (
         EVAL,
         1.5,
         r"\bswe[- ]?bench(?:[- ]\w+)?[- ](?:style|like)\b",
+        r"\bswe[- ]?bench\s+(?:instances?|tasks?|items?)\b",
         r"\bfail_to_pass\b",
         r"\b(?:task|eval|benchmark)\s+instances?\b",
     ),
@@ -179,6 +186,17 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:must\s+not|never|don'?t)\s+(?:see|leak|be\s+guessable)\b",
         r"\bdo\s+not\s+(?:see|leak|be\s+guessable)\b",
         r"\bkeep\s+the\s+hidden\b",
+    ),
+    _rule(
+        "eval.other_languages",
+        EVAL,
+        1.5,
+        r"\b(?:tareas|problemas|ejercicios)\s+de\s+evaluaci[oó]n\b",
+        r"\b(?:tests|pruebas)\s+ocultos\b",
+        r"\b(?:t[aâ]ches|exercices)\s+d'[ée]valuation\b",
+        r"\btests\s+cach[ée]s\b",
+        r"\b(?:versteckte|geheime)\s+tests\b",
+        r"\bevaluierungs(?:aufgaben|daten)\b",
     ),
     _rule("eval.path", EVAL, 1.0, r"(?:^|[\s`'\"(])(?:evals?|tasks|benchmarks|rl_envs|data/eval)/"),
     # --- training data generation: bulk pairs, traces, preference data, harvesting
@@ -248,6 +266,14 @@ RULES: tuple[Rule, ...] = (
         r"\bharvest",
     ),
     _rule(
+        "train.other_languages",
+        TRAINING,
+        1.5,
+        r"\b(?:datos|ejemplos|pares)\s+de\s+entrenamiento\b",
+        r"\btrainings(?:daten|beispiele|paare)\b",
+        r"\b(?:donn[ée]es|exemples|paires)\s+d'entra[iî]nement\b",
+    ),
+    _rule(
         "train.chat_formats",
         TRAINING,
         1.0,
@@ -298,12 +324,14 @@ RULES: tuple[Rule, ...] = (
         REDTEAM,
         1.0,
         r"\b(?:compar\w+|head-to-head|scorecard|arena|which\s+(?:is|one\s+is)\s+better|weaker\s+than)\b",
+        r"\b(?:against|versus|vs\.?)\s+(?:claude|gpt|gemini|copilot|codex|cursor)\b",
     ),
     _rule(
         "redteam.jailbreak",
         REDTEAM,
         2.0,
         r"\b(?:jailbreak\w*|prompt[- ]injection|red[- ]team\w*|adversarial\s+prompts|developer\s+mode)\b",
+        r"\btrick\s+(?:a|an|the)\s+(?:\w+\s+)?(?:agent|model|assistant|llm)\b",
     ),
     _rule(
         "redteam.agent_internals",
@@ -319,15 +347,17 @@ RULES: tuple[Rule, ...] = (
         REVIEW,
         1.5,
         r"^\W*(?:\w+\W+){0,3}?(?:review|audit|assess|analy[sz]e)\b",
-        r"\b(?:code|security)\s+review\b",
+        r"\b(?:code|security)\s+(?:review|audit)\b",
         r"\breview\s+(?:this|my|the)\b",
     ),
     _rule(
         "review.explain",
         REVIEW,
         1.5,
+        # "why is this slow" / "why does this fail" ask about a fault: debug.ask_why, not an explanation.
         r"\b(?:explain|walk\s+me\s+through|what\s+does|tell\s+me\s+(?:if|where|why|whether)|is\s+there\s+a"
-        r"|is\s+(?:this|our|the)\s+\w+|does\s+(?:this|our)|overview)\b",
+        r"|(?<!why\s)is\s+(?:this|our|the)\s+\w+|(?<!why\s)does\s+(?:this|our)|overview|time\s+complexity"
+        r"|big-o)\b",
     ),
     _rule(
         "review.find_issues",
@@ -369,6 +399,8 @@ RULES: tuple[Rule, ...] = (
         rf"\b(?:{_ERROR_WORDS})\b",
         r"\b\d+x\s+(?:lower|slower)\b",
         r"error\b|error\[",
+        # A terse instruction that starts with "fix" names a fault ("fix the off-by-one in paginate()").
+        r"^\W*(?:pls\s+|please\s+)?fix\b",
     ),
     _rule(
         "debug.ask_why",
@@ -415,6 +447,13 @@ RULES: tuple[Rule, ...] = (
     _rule("neg.machinery_object", (EVAL, TRAINING), -2.0, _ABOUT_MACHINERY),
     _rule("neg.existing_data", (EVAL, TRAINING), -2.0, *_EXISTING),
     _rule("neg.product_code", (EVAL, TRAINING), -1.5, *_PRODUCT),
+    _rule(
+        "neg.named_machinery",
+        (EVAL, TRAINING),
+        -1.0,
+        r"\b(?:sft|dpo|training|eval|benchmark)\s+(?:data\s*loader|dataloader|loader|shards?|runner|harness"
+        r"|collator|job)\b",
+    ),
 )
 
 # A number followed, within a few words, by the kind of thing generated in bulk ("500 pairs"),

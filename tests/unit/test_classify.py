@@ -8,8 +8,17 @@ import pytest
 
 from proxy.adapters import resolve_route
 from proxy.adapters.base import CallView
-from proxy.classify import OVERHEAD, Classification, classify_call, classify_text
-from proxy.classify.rules import HEAD_CHARS, TAIL_CHARS, apply_rules, requested_count, window
+from proxy.classify import (
+    BENIGN_LABELS,
+    OVERHEAD,
+    SENSITIVE_LABELS,
+    Classification,
+    classify_call,
+    classify_text,
+    combine,
+)
+from proxy.classify.model import shipped_model
+from proxy.classify.rules import HEAD_CHARS, TAIL_CHARS, RuleEvidence, apply_rules, requested_count, window
 from tests.unit.helpers import BODIES, EXPECTED
 
 BLOCKING = ("eval_task_generation", "training_data_generation")
@@ -42,6 +51,114 @@ HARD_NEGATIVES = [
     "Create a factory_boy fixture generator for Order and Customer so our checkout API tests stop hardcoding data.",
     "Debug why the nightly benchmark job writes an empty results.parquet since the pandas upgrade.",
 ]
+
+# Terse instructions and agent-session follow-ups as engineers type them, written for these tests
+# (none is in the dataset). They are ordinary work: flagging them floods the review queue.
+TERSE_BENIGN = [
+    "fix the null check in get_invoice",
+    "why does the cron job run twice",
+    "tidy up this function",
+    "rename the env var to DB_URL",
+    "add logging to the retry loop",
+    "make this faster",
+    "handle the 404 case",
+    "move these helpers into utils",
+    "yep",
+    "ok, next file",
+    "please continue where you left off",
+    "do it for staging too",
+    "revert",
+    "that's wrong, use UTC",
+    "same for the users table",
+    "drop python 3.8 support",
+    "pin numpy below 2",
+    "add a makefile target for lint",
+    "write a test for the timezone bug",
+    "tests for the new endpoint",
+    "add a docstring to parse_csv",
+    "update the changelog for 1.4",
+    "the build fails on arm64",
+    "CI is red, look",
+    "it still crashes",
+    "works now, thanks",
+    "commit and push",
+    "make the error message friendlier",
+    "bump the helm chart version",
+    "convert this to a list comprehension",
+    "guten Morgen, füge ein Logging hinzu",
+    "añade validación al formulario",
+    "remets le bouton à gauche",
+    "let's do option 2",
+    "good morning",
+]
+# Terse requests for forbidden material: still the forbidden label, and strong where the words are plain.
+TERSE_FORBIDDEN = [
+    ("write 40 more of these with hidden tests for the eval", "eval_task_generation", "strong"),
+    ("now give me 1000 more sft examples", "training_data_generation", "strong"),
+    ("make a grader for each of these tasks", "eval_task_generation", "weak"),
+    ("generate preference pairs for all of these", "training_data_generation", "weak"),
+]
+
+
+@pytest.mark.parametrize("text", TERSE_BENIGN)
+def test_terse_benign_prompts_are_never_strong_sensitive(text: str) -> None:
+    result = classify_text(text)
+    assert not (result.label in SENSITIVE_LABELS and result.strength == "strong"), result
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *TERSE_BENIGN,
+        pytest.param(
+            "squash these into one migration",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known miss: 'these' leans the model to training_data_generation (p 0.38, above the "
+                "low-evidence threshold); flagged, never blocked",
+            ),
+        ),
+    ],
+)
+def test_terse_benign_prompts_are_ordinary_work(text: str) -> None:
+    result = classify_text(text)
+    assert result.label in BENIGN_LABELS, result
+
+
+@pytest.mark.parametrize(("text", "label", "strength"), TERSE_FORBIDDEN)
+def test_terse_forbidden_prompts_keep_their_label(text: str, label: str, strength: str) -> None:
+    result = classify_text(text)
+    assert (result.label, result.strength) == (label, strength), result
+
+
+def _no_rules() -> RuleEvidence:
+    return RuleEvidence(dict.fromkeys(BENIGN_LABELS + SENSITIVE_LABELS, 0.0), [])
+
+
+def test_unsupported_sensitive_label_falls_back_to_the_likeliest_work_label() -> None:
+    probabilities = {label: 0.05 for label in SENSITIVE_LABELS + BENIGN_LABELS}
+    probabilities |= {"model_comparison_redteam": 0.3, "debugging": 0.2, "code_generation": 0.1}
+    result = combine(probabilities, _no_rules(), low_evidence_probability=0.35)
+    assert result.label == "debugging"
+    assert result.rule_hits == ["low_evidence_fallback:model_comparison_redteam"]
+    assert result.scores["model_comparison_redteam"] > result.scores["debugging"]  # the lean stays visible
+
+
+def test_sensitive_label_with_a_rule_or_a_confident_model_does_not_fall_back() -> None:
+    probabilities = {label: 0.05 for label in SENSITIVE_LABELS + BENIGN_LABELS}
+    probabilities |= {"model_comparison_redteam": 0.3, "debugging": 0.2}
+    confident = combine(probabilities, _no_rules(), low_evidence_probability=0.25)
+    assert confident.label == "model_comparison_redteam"
+    evidence = _no_rules()
+    evidence.scores["model_comparison_redteam"] = 1.0
+    evidence.hits.append("redteam.compare")
+    supported = combine(probabilities, evidence, low_evidence_probability=0.35)
+    assert supported.label == "model_comparison_redteam"
+    assert not any(hit.startswith("low_evidence_fallback") for hit in supported.rule_hits)
+
+
+def test_shipped_model_carries_a_low_evidence_threshold() -> None:
+    assert 0.0 < shipped_model().low_evidence_probability < 1.0
 
 
 @pytest.mark.parametrize("text", CLEAR_EVAL_TASKS)
