@@ -20,7 +20,7 @@ import orjson
 
 from proxy.adapters import resolve_route
 from proxy.adapters.base import CallView
-from proxy.classify import LABELS, OVERHEAD
+from proxy.classify import BENIGN_LABELS, FORBIDDEN_LABELS, LABELS, OVERHEAD
 from proxy.config import get_settings
 from proxy.decider import PolicyDecider
 from proxy.events import Decision
@@ -147,6 +147,8 @@ def _evaluate(file: IO[bytes], decider: PolicyDecider, split: str | None) -> Non
     predicted: list[str] = []
     decisions: Counter[tuple[str, str]] = Counter()
     hard_negatives = hard_negatives_blocked = 0
+    # Benign rows (ordinary work) flagged: each one is noise in the security team's review queue.
+    benign: Counter[str] = Counter()  # keys: "all", "flagged", "terse", "terse flagged"
     for number, row, problem in _rows(file):
         if row is None or not isinstance(row.get("label"), str):
             raise click.ClickException(f"line {number}: {problem or 'needs a string label'}")
@@ -163,6 +165,11 @@ def _evaluate(file: IO[bytes], decider: PolicyDecider, split: str | None) -> Non
         if row.get("hard_negative"):
             hard_negatives += 1
             hard_negatives_blocked += verdict.action is Decision.BLOCK
+        if row["label"] in BENIGN_LABELS:
+            flagged = verdict.action is Decision.FLAG
+            benign.update({"all": 1, "flagged": flagged})
+            if row.get("terse"):
+                benign.update({"terse": 1, "terse flagged": flagged})
     if not truth:
         raise click.ClickException("no labelled rows to evaluate")
     click.echo(format_report(truth, predicted))
@@ -170,8 +177,21 @@ def _evaluate(file: IO[bytes], decider: PolicyDecider, split: str | None) -> Non
     for label in dict.fromkeys(truth):
         counts = " / ".join(str(decisions[(label, action.value)]) for action in Decision)
         click.echo(f"  {label:<26} {counts}")
+    blocked = sum(n for (_, action), n in decisions.items() if action == Decision.BLOCK.value)
+    rightly_blocked = sum(decisions[(label, Decision.BLOCK.value)] for label in FORBIDDEN_LABELS)
+    click.echo(f"\nblocked rows: {blocked}, of which truly {' or '.join(FORBIDDEN_LABELS)}: ", nl=False)
+    click.echo(_share(rightly_blocked, blocked) if blocked else "0")
     if hard_negatives:
-        click.echo(f"\nhard negatives blocked under the policy: {hard_negatives_blocked} of {hard_negatives}")
+        click.echo(f"hard negatives blocked under the policy: {hard_negatives_blocked} of {hard_negatives}")
+    if benign["all"]:
+        click.echo(f"benign rows ({', '.join(BENIGN_LABELS)}) flagged under the policy:")
+        click.echo(f"  all   {_share(benign['flagged'], benign['all'])}")
+        if benign["terse"]:
+            click.echo(f"  terse {_share(benign['terse flagged'], benign['terse'])}")
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part} of {whole} ({100 * part / whole:.1f} %)"
 
 
 def format_report(truth: list[str], predicted: list[str]) -> str:
