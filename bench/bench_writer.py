@@ -49,7 +49,7 @@ def new_event() -> Event:
 
 def new_recorder(database_url: str, spool_dir: Path) -> DurableRecorder:
     chain = HashChain(last_sealed=lambda: None)
-    return DurableRecorder(make_settings(database_url, spool_dir, writer_flush_interval_s=0.05), chainer=chain)
+    return DurableRecorder(make_settings(database_url, spool_dir, writer_load_linger_s=0.1), chainer=chain)
 
 
 async def submit_rate(database_url: str, spool_dir: Path, count: int) -> tuple[float, float]:

@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     fail_closed: bool = False
     record: bool = True  # off only for benchmarks that measure recording's cost
     writer_batch_size: int = 500
+    # While the spool (or the database) is unavailable: how often the spool thread retries.
     writer_flush_interval_s: float = 0.05
+    # How long the loader gathers spooled batches into one database transaction. The events
+    # are durable in the spool already; only their appearance in queries waits this long.
+    writer_load_linger_s: float = 0.1
     # How often the writer retries a database it lost (events wait in the spool meanwhile).
     writer_retry_interval_s: float = 1.0
     spool_segment_bytes: int = 8 * 1024 * 1024

@@ -12,7 +12,8 @@ renamed into place when the spool moves on): overwriting blocks that are
 already allocated and synced leaves no file metadata to journal, which halves
 the cost of each sync on ext4 (~0.12 ms instead of ~0.25 ms measured here).
 A zero-filled tail reads as the end of the segment, so a crash leaves nothing
-ambiguous. When no spare is ready the segment simply grows by appends.
+ambiguous. When no spare is ready the segment simply grows by appends, until
+one is (at start-up, the first segment moves on as soon as its spare exists).
 
 Only the writer's spool thread appends; the loader thread reads frames that
 are already durable, and deletes segments the database has confirmed.
@@ -50,6 +51,7 @@ class Spool:
         self._fd: int | None = None
         self._segment = 0
         self._size = 0
+        self._zero_filled = False  # the current segment was a spare
         self._spare_ready = threading.Event()
         self._spare_thread: threading.Thread | None = None
 
@@ -78,7 +80,8 @@ class Spool:
 
     def append(self, payloads: Sequence[bytes]) -> tuple[Position, Position]:
         """Write the records and sync once; return (start, end) positions. Raises OSError."""
-        if self._fd is None or self._size >= self.segment_bytes:
+        full = self._size >= self.segment_bytes
+        if self._fd is None or full or (not self._zero_filled and self._spare_ready.is_set()):
             self._start_segment()
         assert self._fd is not None
         frames = b"".join(_HEADER.pack(len(p), zlib.crc32(p)) + p for p in payloads)
@@ -145,8 +148,10 @@ class Spool:
             self._spare_thread = None
             os.rename(self.directory / _SPARE, path)
             fd = os.open(path, os.O_WRONLY)
+            self._zero_filled = True
         else:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self._zero_filled = False
         try:
             # The new file's directory entry must survive a power cut too.
             dir_fd = os.open(self.directory, os.O_RDONLY)

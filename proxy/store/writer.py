@@ -9,7 +9,7 @@ Two threads keep all of it off the event loop:
   :meth:`DurableRecorder.commit` callers, with one wake-up per event loop;
 * the **loader thread** inserts spooled batches into the database, idempotently
   (``ON CONFLICT DO NOTHING`` on the primary key), lingering up to
-  ``writer_flush_interval_s`` to gather many batches into one transaction (the
+  ``writer_load_linger_s`` to gather many batches into one transaction (the
   spool already made them durable, so only their visibility waits). While the database is down it
   stops inserting and, every ``writer_retry_interval_s``, replays the spool from
   the last confirmed position; on start it first replays whatever an earlier
@@ -343,7 +343,7 @@ class DurableRecorder:
     def _take_batches(self) -> tuple[list[_Batch], bool]:
         """Handed-over batches, up to ``writer_batch_size`` rows.
 
-        After the first, linger up to the flush interval unless a full batch is
+        After the first, linger up to ``writer_load_linger_s`` unless a full batch is
         already waiting: at low rates each spool batch is one event, and one
         transaction per event costs far more than the insert itself."""
         batches: list[_Batch] = []
@@ -369,7 +369,7 @@ class DurableRecorder:
                 if lingered or self._backlog:
                     return batches, False
                 lingered = True
-                time.sleep(self.settings.writer_flush_interval_s)
+                time.sleep(self.settings.writer_load_linger_s)
                 try:
                     item = self._handoff.get_nowait()
                 except queue.Empty:

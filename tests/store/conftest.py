@@ -50,6 +50,7 @@ def make_settings(database_url: str, spool_dir: Path, **overrides: Any) -> Setti
         "spool_dir": spool_dir,
         "writer_retry_interval_s": 0.1,
         "writer_flush_interval_s": 0.01,
+        "writer_load_linger_s": 0.01,
         "database_busy_timeout_ms": 200,
         "key_cache_ttl_s": 0.1,
         **overrides,

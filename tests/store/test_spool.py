@@ -25,20 +25,24 @@ def read_all(spool: Spool, segment: int) -> list[bytes]:
 def test_records_read_back_across_zero_filled_segments(tmp_path: Path) -> None:
     spool = Spool(tmp_path, SEGMENT_BYTES)
     assert spool.open() == []
+    assert spool.append([b"before the spare"]) == (Position(1, 0), Position(1, 8 + 16))
     wait_for_spare(spool)
+    # Segment 1 was not zero-filled: the spool moves to the spare as soon as it is ready.
     first = [b"a" * 10, b"b" * 20_000]
     start, end = spool.append(first)
-    assert start == Position(1, 0) and end == Position(1, 8 + 10 + 8 + 20_000)
-    spool.append([b"c" * 50_000])  # crosses the segment size: the next batch starts segment 2
+    assert start == Position(2, 0) and end == Position(2, 8 + 10 + 8 + 20_000)
+    spool.append([b"c" * 50_000])  # crosses the segment size: the next batch starts segment 3
+    wait_for_spare(spool)
     spool.append([b"d" * 100])
-    assert spool.position.segment == 2
+    assert spool.position.segment == 3
 
-    # Segment 2 was the zero-filled spare: full size on disk, yet only its one record reads back.
-    assert os.path.getsize(spool.path(2)) == SEGMENT_BYTES
-    assert read_all(spool, 1) == [*first, b"c" * 50_000]
-    assert read_all(spool, 2) == [b"d" * 100]
+    # Segments 2 and 3 were zero-filled spares: full size on disk, yet only their records read back.
+    assert os.path.getsize(spool.path(3)) == SEGMENT_BYTES
+    assert read_all(spool, 1) == [b"before the spare"]
+    assert read_all(spool, 2) == [*first, b"c" * 50_000]
+    assert read_all(spool, 3) == [b"d" * 100]
     spool.close()
-    assert spool.segments() == [1, 2]
+    assert spool.segments() == [1, 2, 3]
     assert not (tmp_path / "next.spare").exists()
 
 
@@ -65,7 +69,7 @@ def test_reopening_starts_a_new_segment_and_reports_leftovers(tmp_path: Path) ->
     assert again.open() == [1]
     assert again.position == Position(2, 0)
     assert read_all(again, 1) == [b"from the first run"]
-    again.append([b"second run"])
-    assert read_all(again, 2) == [b"second run"]
+    position = again.append([b"second run"])[0]
+    assert read_all(again, position.segment) == [b"second run"]
     again.close()
     spool.close()
