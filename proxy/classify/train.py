@@ -69,15 +69,21 @@ def out_of_fold_evidence(rows: Sequence[dict[str, Any]], c: float) -> list[tuple
     return [each for each in evidence if each is not None]
 
 
+# Thresholds whose macro F1 is this close to the best are treated as equally good.
+F1_TIE_MARGIN = 0.002
+
+
 def choose_low_evidence_threshold(rows: Sequence[dict[str, Any]], c: float) -> float:
-    """The threshold with the best out-of-fold macro F1 on ``rows`` (the lowest of equals)."""
+    """The threshold with the best out-of-fold macro F1 on ``rows``; among near-equals
+    (within F1_TIE_MARGIN), the one that labels the fewest benign rows as sensitive,
+    because each of those is a flag a person has to review."""
     evidence = out_of_fold_evidence(rows, c)
     truth = [r["label"] for r in rows]
     benign = [i for i, label in enumerate(truth) if label in BENIGN_LABELS]
     sensitive = [i for i, label in enumerate(truth) if label in SENSITIVE_LABELS]
     print(f"low-evidence threshold, {FOLDS}-fold cross-validation on {len(rows)} train rows:")
     print("  threshold  macro-F1  accuracy  benign->sensitive  sensitive recall")
-    best: tuple[float, float] | None = None
+    scored: list[tuple[float, float, int]] = []  # (threshold, macro F1, benign rows labelled sensitive)
     for threshold in THRESHOLDS:
         predicted = [combine(p, e, threshold).label for p, e in evidence]
         macro = float(f1_score(truth, predicted, average="macro"))
@@ -88,11 +94,12 @@ def choose_low_evidence_threshold(rows: Sequence[dict[str, Any]], c: float) -> f
             f"  {threshold:9.2f}  {macro:8.3f}  {accuracy:8.3f}  {leaked:6d} of {len(benign):<4d}"
             f"  {recalled:6d} of {len(sensitive)}"
         )
-        if best is None or macro > best[1] + 1e-9:
-            best = (threshold, macro)
-    assert best is not None
-    print(f"chosen: {best[0]}")
-    return best[0]
+        scored.append((threshold, macro, leaked))
+    best_f1 = max(macro for _, macro, _ in scored)
+    near_best = [entry for entry in scored if entry[1] >= best_f1 - F1_TIE_MARGIN]
+    chosen = min(near_best, key=lambda entry: (entry[2], entry[0]))[0]
+    print(f"chosen: {chosen}")
+    return chosen
 
 
 def main(argv: Sequence[str] | None = None) -> None:
