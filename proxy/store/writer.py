@@ -525,10 +525,15 @@ def _insert_pairs(conn: Connection, pairs: Sequence[RowPair]) -> None:
 
 @functools.cache
 def _insert_ignoring_duplicates(dialect: str, table: Table) -> Insert:
-    """Built once per dialect and table (SQLAlchemy then reuses its compiled form)."""
+    """Built once per dialect and table (SQLAlchemy then reuses its compiled form).
+
+    Only a repeated primary key is a duplicate (a replayed row). Any other conflict, e.g.
+    a chain position already taken, is an error: the row goes to the rejected file,
+    where it is counted and kept, instead of vanishing."""
+    key = list(table.primary_key.columns)
     if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
 
 
 def _is_invalid_data(exc: SQLAlchemyError) -> bool:

@@ -233,3 +233,15 @@ async def test_a_row_the_database_refuses_is_set_aside_not_lost(settings: Settin
     assert recorder.stats.events_rejected == 1
     rejected = (Path(settings.spool_dir) / REJECTED_FILE).read_text()
     assert bad.id in rejected and rejected.count("\n") == 1
+
+
+async def test_a_taken_chain_position_is_rejected_not_skipped(settings: Settings, engine: Engine) -> None:
+    first, second = make_event(), make_event()
+    for e in (first, second):
+        recorder = DurableRecorder(settings, chainer=CountingChainer())  # both seal their event as seq 1
+        await recorder.start()
+        await recorder.commit(e)
+        await recorder.stop()
+    assert event_ids(engine) == [first.id]
+    assert recorder.stats.events_rejected == 1
+    assert second.id in (Path(settings.spool_dir) / REJECTED_FILE).read_text()
