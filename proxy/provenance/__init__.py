@@ -45,7 +45,6 @@ def build_provenance(settings: Settings, engine: Engine, last_sealed: LastSealed
     can hold sealed events outside the database (a spool not yet loaded) must
     pass one that also looks there, or seq numbers would be handed out twice."""
     key = load_or_create_signing_key(settings.signing_key_file)
-    settings.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     checkpointer = Checkpointer(
         engine,
         key,
@@ -53,9 +52,5 @@ def build_provenance(settings: Settings, engine: Engine, last_sealed: LastSealed
         every_events=settings.checkpoint_every_events,
         every_s=settings.checkpoint_every_s,
     )
-    chain = HashChain(
-        last_sealed or last_sealed_in_database(engine),
-        on_sealed=checkpointer.notify_sealed,
-        head_file=settings.checkpoint_dir / "chain-head",
-    )
+    chain = HashChain(last_sealed or last_sealed_in_database(engine), on_sealed=checkpointer.notify_sealed)
     return Provenance(key, chain, checkpointer, ProvenanceSigner(key))

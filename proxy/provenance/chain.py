@@ -16,10 +16,8 @@ if its neighbours were re-linked.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from proxy.events import Event
 from proxy.provenance.canonical import canonical_event
@@ -51,12 +49,9 @@ class HashChain:
     :meth:`reload`. ``on_sealed`` is told the last sequence number of every
     sealed batch (the checkpointer uses it to count towards N events)."""
 
-    def __init__(
-        self, last_sealed: LastSealed, on_sealed: SealListener | None = None, head_file: Path | None = None
-    ) -> None:
+    def __init__(self, last_sealed: LastSealed, on_sealed: SealListener | None = None) -> None:
         self._last_sealed = last_sealed
         self._on_sealed = on_sealed
-        self._head_file = head_file
         self._lock = threading.Lock()
         self._seq: int | None = None
         self._hash = GENESIS_HASH
@@ -70,34 +65,8 @@ class HashChain:
     def _head(self) -> tuple[int, str]:
         if self._seq is None:
             last = self._last_sealed()
-            remembered = self.remembered_head()
-            if remembered is not None and (last is None or remembered[0] > last[0]):
-                last = remembered
             self._seq, self._hash = last if last is not None else (0, GENESIS_HASH)
         return self._seq, self._hash
-
-    def remembered_head(self) -> tuple[int, str] | None:
-        """The head written after the latest seal: a hint for a restart that finds
-        neither the database reachable nor the spool holding the latest records."""
-        if self._head_file is None:
-            return None
-        try:
-            seq, digest = self._head_file.read_text().split()
-            return int(seq), digest
-        except (OSError, ValueError):
-            return None
-
-    def _remember(self, seq: int, digest: str) -> None:
-        if self._head_file is None:
-            return
-        # No fsync: every sealed record is fsync'd in the spool right after, and the
-        # spool and the database are read first; this only covers both being unreadable.
-        tmp = self._head_file.with_suffix(".tmp")
-        try:
-            tmp.write_text(f"{seq} {digest}\n")
-            os.replace(tmp, self._head_file)
-        except OSError:
-            pass
 
     def seal(self, events: Sequence[Event]) -> list[tuple[int, str, str]]:
         with self._lock:
@@ -109,8 +78,6 @@ class HashChain:
                 sealed.append((seq, digest, prev))
                 prev = digest
             self._seq, self._hash = seq, prev
-            if sealed:
-                self._remember(seq, prev)
         if sealed and self._on_sealed is not None:
             self._on_sealed(seq)
         return sealed

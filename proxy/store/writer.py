@@ -62,6 +62,8 @@ log = structlog.get_logger("provproxy.store")
 # Events held in memory when neither the spool nor the database accepts them (then dropped, loudly).
 MAX_HELD_EVENTS = 100_000
 REJECTED_FILE = "rejected.jsonl"
+# The chain head of deleted spool segments (the chain must never restart below it).
+CHAIN_HEAD_FILE = "chain-head"
 
 
 class NotDurable(Exception):
@@ -128,13 +130,20 @@ class DurableRecorder:
         return self._running and (self.stats.spool_ok or self.stats.db_up)
 
     def spooled_chain_head(self) -> tuple[int, str] | None:
-        """The highest ``(seq, record_hash)`` sealed into the spool's records, if any.
+        """The highest ``(seq, record_hash)`` the spool has made durable, if any.
 
         Spooled records may not be in the database yet (it was down, or the
         process died first); the chain must continue after them, not after the
-        database's head, or sequence numbers would be handed out twice."""
+        database's head, or sequence numbers would be handed out twice. The
+        records of deleted segments are covered by the head remembered when they
+        were deleted, so this is right even when the database is unreachable."""
+        heads = [self._chain_head_in(self._spool.segments()), self._remembered_chain_head()]
+        known = [head for head in heads if head is not None]
+        return max(known) if known else None
+
+    def _chain_head_in(self, segments: Sequence[int]) -> tuple[int, str] | None:
         head: tuple[int, str] | None = None
-        for segment in self._spool.segments():
+        for segment in segments:
             try:
                 for payload, _ in self._spool.read(segment):
                     seq, digest = decode_chain_link(payload)
@@ -143,6 +152,27 @@ class DurableRecorder:
             except OSError:
                 continue
         return head
+
+    def _remembered_chain_head(self) -> tuple[int, str] | None:
+        try:
+            seq, digest = (Path(self.settings.spool_dir) / CHAIN_HEAD_FILE).read_text().split()
+            return int(seq), digest
+        except (OSError, ValueError):
+            return None
+
+    def _remember_chain_head(self, segments: Sequence[int]) -> None:
+        """Before segments are deleted, keep their highest chain link (fsync'd): rare, once a segment."""
+        head = self._chain_head_in(segments)
+        remembered = self._remembered_chain_head()
+        if head is None or (remembered is not None and remembered[0] >= head[0]):
+            return
+        path = Path(self.settings.spool_dir) / CHAIN_HEAD_FILE
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            f.write(f"{head[0]} {head[1]}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
 
     @property
     def queue_depth(self) -> int:
@@ -441,6 +471,11 @@ class DurableRecorder:
             return  # nothing new confirmed: spare the directory listing
         doomed = [s for s in self._spool.segments() if s <= last]
         if doomed and not self._database_synced():
+            return
+        try:
+            self._remember_chain_head(doomed)
+        except OSError as exc:  # keep the segments: they still tell the chain head
+            log.error("chain head not saved; spool segments kept", error=str(exc))
             return
         for segment in doomed:
             self._spool.remove(segment)

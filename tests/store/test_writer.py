@@ -245,3 +245,21 @@ async def test_a_taken_chain_position_is_rejected_not_skipped(settings: Settings
     assert event_ids(engine) == [first.id]
     assert recorder.stats.events_rejected == 1
     assert second.id in (Path(settings.spool_dir) / REJECTED_FILE).read_text()
+
+
+async def test_the_chain_head_outlives_the_spool_segments_it_came_from(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    """Once everything is in the database the spool is emptied; a restart that finds the
+    database unreachable must still continue the chain after the last sealed event."""
+    recorder = DurableRecorder(settings, chainer=CountingChainer())
+    await recorder.start()
+    for e in [make_event() for _ in range(30)]:
+        recorder.submit(e)
+    await recorder.stop()
+    assert spool_segments(settings) == []
+    with engine.connect() as conn:
+        last = conn.execute(text("SELECT seq, record_hash FROM events ORDER BY seq DESC LIMIT 1")).one()
+    unreachable = make_settings(f"sqlite:///{tmp_path / 'missing' / 'gone.db'}", Path(settings.spool_dir))
+    restarted = DurableRecorder(unreachable)
+    assert restarted.spooled_chain_head() == (last.seq, last.record_hash) == (30, last.record_hash)
