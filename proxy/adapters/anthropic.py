@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 
 from proxy.adapters.base import (
-    CallOutcome,
     CallView,
     ErrorKind,
     ErrorReply,
@@ -17,8 +16,7 @@ from proxy.adapters.base import (
     Route,
 )
 from proxy.adapters.collect import (
-    BodyBuffer,
-    OutcomeBuilder,
+    SseOrJsonParser,
     as_dict,
     as_int,
     as_list,
@@ -28,7 +26,6 @@ from proxy.adapters.collect import (
 )
 from proxy.adapters.instruction import InstructionJoiner, session_text
 from proxy.adapters.paths import is_model_name, path_segments
-from proxy.adapters.sse import SSEDecoder
 
 VENDOR = "anthropic"
 
@@ -224,42 +221,8 @@ def sse_comment(text: str) -> bytes:
     return b": " + clean.encode("utf-8") + b"\n\n"
 
 
-class AnthropicOutcomeParser:
+class AnthropicOutcomeParser(SseOrJsonParser):
     """Messages API response: SSE events, or one JSON body (message, error, count)."""
-
-    def __init__(self, streaming: bool) -> None:
-        self._out = OutcomeBuilder()
-        self._sse = SSEDecoder() if streaming else None
-        self._body = None if streaming else BodyBuffer()
-        self._finished: CallOutcome | None = None
-
-    def feed(self, data: bytes) -> None:
-        try:
-            if self._sse is not None:
-                for _, payload in self._sse.feed(data):
-                    self._event(payload)
-            elif self._body is not None:
-                self._body.feed(data)
-        except Exception:  # a parser bug must never break the relay
-            self._out.outcome.truncated = True
-
-    def finish(self) -> CallOutcome:
-        if self._finished is not None:
-            return self._finished
-        try:
-            if self._sse is not None:
-                for _, payload in self._sse.flush():
-                    self._event(payload)
-                if self._sse.overflowed:
-                    self._out.outcome.truncated = True
-            elif self._body is not None:
-                self._whole(self._body.parsed())
-                if self._body.overflowed:
-                    self._out.outcome.truncated = True
-        except Exception:
-            self._out.outcome.truncated = True
-        self._finished = self._out.build()
-        return self._finished
 
     def _usage(self, usage: Any) -> None:
         usage = as_dict(usage)
@@ -274,10 +237,7 @@ class AnthropicOutcomeParser:
             if value is not None:
                 setattr(target, name, value)
 
-    def _event(self, payload: bytes) -> None:
-        event = loads(payload)
-        if not isinstance(event, dict):
-            return
+    def _event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         out = self._out
         if kind == "content_block_delta":
@@ -317,27 +277,26 @@ class AnthropicOutcomeParser:
         elif kind == "error":
             out.set_error(event.get("error"))
 
-    def _whole(self, body: Any) -> None:
-        if isinstance(body, dict):
-            out = self._out
-            if body.get("type") == "error" or "error" in body:
-                out.set_error(body.get("error"))
-            elif body.get("type") == "message":
-                out.outcome.response_id = as_str(body.get("id"))
-                out.outcome.model = as_str(body.get("model"))
-                out.outcome.stop_reason = as_str(body.get("stop_reason"))
-                for index, block in enumerate(as_list(body.get("content"))):
-                    block = as_dict(block)
-                    block_type = block.get("type")
-                    if block_type == "text":
-                        out.add_text(block.get("text"))
-                    elif block_type == "thinking":
-                        out.add_thinking(block.get("thinking"))
-                    elif block_type in ("tool_use", "server_tool_use", "mcp_tool_use"):
-                        out.tool(index, block.get("name"), block.get("id"))
-                        out.add_tool_args(index, json_text(block.get("input", {})))
-            self._usage(body.get("usage") if "usage" in body else body)
-            out.outcome.complete = True
+    def _whole(self, body: dict[str, Any]) -> None:
+        out = self._out
+        if body.get("type") == "error" or "error" in body:
+            out.set_error(body.get("error"))
+        elif body.get("type") == "message":
+            out.outcome.response_id = as_str(body.get("id"))
+            out.outcome.model = as_str(body.get("model"))
+            out.outcome.stop_reason = as_str(body.get("stop_reason"))
+            for index, block in enumerate(as_list(body.get("content"))):
+                block = as_dict(block)
+                block_type = block.get("type")
+                if block_type == "text":
+                    out.add_text(block.get("text"))
+                elif block_type == "thinking":
+                    out.add_thinking(block.get("thinking"))
+                elif block_type in ("tool_use", "server_tool_use", "mcp_tool_use"):
+                    out.tool(index, block.get("name"), block.get("id"))
+                    out.add_tool_args(index, json_text(block.get("input", {})))
+        self._usage(body.get("usage") if "usage" in body else body)
+        out.outcome.complete = True
 
 
 ADAPTER = AnthropicAdapter()

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from proxy.adapters.base import MAX_COLLECTED_TEXT, CallOutcome, ToolCall
+from proxy.adapters.sse import SSEDecoder
 
 MAX_JSON_BODY = 8 * 1024 * 1024
 MAX_TOOL_CALLS = 512
@@ -169,3 +170,59 @@ class BodyBuffer:
         if self.overflowed or not self._chunks:
             return None
         return loads(b"".join(self._chunks))
+
+
+class SseOrJsonParser:
+    """An outcome parser for APIs that answer with SSE events or one JSON object.
+
+    Subclasses handle one decoded event (``_event``) and one whole body
+    (``_whole``); this class does the framing, the memory caps, and makes sure
+    no parser error ever reaches the relay.
+    """
+
+    def __init__(self, streaming: bool) -> None:
+        self._out = OutcomeBuilder()
+        self._sse = SSEDecoder() if streaming else None
+        self._body = None if streaming else BodyBuffer()
+        self._finished: CallOutcome | None = None
+
+    def feed(self, data: bytes) -> None:
+        try:
+            if self._sse is not None:
+                for _, payload in self._sse.feed(data):
+                    self._payload(payload)
+            elif self._body is not None:
+                self._body.feed(data)
+        except Exception:  # a parser bug must never break the relay
+            self._out.outcome.truncated = True
+
+    def finish(self) -> CallOutcome:
+        if self._finished is not None:
+            return self._finished
+        try:
+            if self._sse is not None:
+                for _, payload in self._sse.flush():
+                    self._payload(payload)
+                if self._sse.overflowed:
+                    self._out.outcome.truncated = True
+            elif self._body is not None:
+                body = self._body.parsed()
+                if isinstance(body, dict):
+                    self._whole(body)
+                if self._body.overflowed:
+                    self._out.outcome.truncated = True
+        except Exception:
+            self._out.outcome.truncated = True
+        self._finished = self._out.build()
+        return self._finished
+
+    def _payload(self, payload: bytes) -> None:
+        event = loads(payload)
+        if isinstance(event, dict):
+            self._event(event)
+
+    def _event(self, event: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _whole(self, body: dict[str, Any]) -> None:
+        raise NotImplementedError

@@ -9,7 +9,6 @@ import orjson
 
 from proxy.adapters.anthropic import NON_RETRYABLE, bearer_token, sse_comment
 from proxy.adapters.base import (
-    CallOutcome,
     CallView,
     ErrorKind,
     ErrorReply,
@@ -17,8 +16,7 @@ from proxy.adapters.base import (
     Route,
 )
 from proxy.adapters.collect import (
-    BodyBuffer,
-    OutcomeBuilder,
+    SseOrJsonParser,
     as_dict,
     as_int,
     as_list,
@@ -27,7 +25,6 @@ from proxy.adapters.collect import (
 )
 from proxy.adapters.instruction import InstructionJoiner
 from proxy.adapters.paths import is_model_name, path_segments
-from proxy.adapters.sse import SSEDecoder
 
 VENDOR = "openai"
 
@@ -220,58 +217,7 @@ class OpenAIAdapter:
         return sse_comment(text)
 
 
-class _OpenAIParser:
-    """Shared plumbing: SSE or buffered JSON in, never an exception out."""
-
-    def __init__(self, streaming: bool) -> None:
-        self._out = OutcomeBuilder()
-        self._sse = SSEDecoder() if streaming else None
-        self._body = None if streaming else BodyBuffer()
-        self._finished: CallOutcome | None = None
-
-    def feed(self, data: bytes) -> None:
-        try:
-            if self._sse is not None:
-                for _, payload in self._sse.feed(data):
-                    self._payload(payload)
-            elif self._body is not None:
-                self._body.feed(data)
-        except Exception:  # a parser bug must never break the relay
-            self._out.outcome.truncated = True
-
-    def finish(self) -> CallOutcome:
-        if self._finished is not None:
-            return self._finished
-        try:
-            if self._sse is not None:
-                for _, payload in self._sse.flush():
-                    self._payload(payload)
-                if self._sse.overflowed:
-                    self._out.outcome.truncated = True
-            elif self._body is not None:
-                body = self._body.parsed()
-                if isinstance(body, dict):
-                    self._whole(body)
-                if self._body.overflowed:
-                    self._out.outcome.truncated = True
-        except Exception:
-            self._out.outcome.truncated = True
-        self._finished = self._out.build()
-        return self._finished
-
-    def _payload(self, payload: bytes) -> None:
-        event = loads(payload)
-        if isinstance(event, dict):
-            self._event(event)
-
-    def _event(self, event: dict[str, Any]) -> None:
-        raise NotImplementedError
-
-    def _whole(self, body: dict[str, Any]) -> None:
-        raise NotImplementedError
-
-
-class ResponsesOutcomeParser(_OpenAIParser):
+class ResponsesOutcomeParser(SseOrJsonParser):
     """Responses API: typed SSE events ending in response.completed, or one JSON object."""
 
     def __init__(self, streaming: bool) -> None:
@@ -368,7 +314,7 @@ class ResponsesOutcomeParser(_OpenAIParser):
         out.outcome.complete = True
 
 
-class ChatOutcomeParser(_OpenAIParser):
+class ChatOutcomeParser(SseOrJsonParser):
     """Chat Completions: ``data:`` chunks ending in ``[DONE]``, or one JSON object."""
 
     def _payload(self, payload: bytes) -> None:
