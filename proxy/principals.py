@@ -112,8 +112,11 @@ class KeyPrincipalResolver:
             raise Unauthenticated("unknown or revoked proxy key")
         if active.expires_at is not None and active.expires_at <= datetime.now(UTC):
             raise Unauthenticated("expired proxy key")
+        upstream_key = self.settings.vendor_key_for(vendor)
+        if upstream_key is None:  # a proxy key must never be forwarded to the vendor
+            raise Unauthenticated(f"this proxy has no organisation {vendor} key for proxy-issued keys")
         identity.principal, identity.principal_kind, identity.team = active.user, "proxy_key", active.team
-        identity.upstream_key = self.settings.vendor_key_for(vendor)
+        identity.upstream_key = upstream_key
 
     def _trusted_header(
         self, name: str | None, headers: Mapping[str, str], client_addr: str | None

@@ -57,6 +57,16 @@ def test_proxy_key_names_the_user_and_sends_the_org_key_upstream(make_resolver: 
     assert identity.upstream_key == ORG_KEY
 
 
+def test_a_proxy_key_is_refused_rather_than_forwarded_when_no_org_key_is_configured(
+    make_resolver: Any, engine: Engine
+) -> None:
+    key = issue(engine)
+    identity = Identity()
+    with pytest.raises(Unauthenticated, match="no organisation openai key"):
+        make_resolver().resolve("openai", key, {}, "127.0.0.1", identity)  # only an Anthropic org key is set
+    assert identity.upstream_key is None
+
+
 def test_unknown_expired_and_revoked_proxy_keys_are_refused(make_resolver: Any, engine: Engine) -> None:
     expired = issue(engine, expires_at=datetime.now(UTC) - timedelta(minutes=1))
     live = issue(engine, user="bob")
