@@ -62,6 +62,8 @@ class _Call:
     upstream_done: bool = False
     # The relay handed the event to the recorder (durably) itself.
     committed: bool = False
+    # x-provenance-signature, computed while the upstream works on the request.
+    signature: str | None = None
 
 
 class ProxyHandler:
@@ -254,6 +256,9 @@ class ProxyHandler:
         disconnect = asyncio.Event()
         watcher = asyncio.create_task(_watch_disconnect(receive, disconnect))
         relay = asyncio.create_task(self._relay(call, transport, request, send, view))
+        # Runs once the relay has sent the request and waits for the answer: work that
+        # needs no response is done in time the call spends waiting anyway.
+        asyncio.get_running_loop().call_soon(self._prepare, call)
         try:
             await asyncio.wait((relay, watcher), return_when=asyncio.FIRST_COMPLETED)
             if not relay.done() and not call.upstream_done:  # the client left mid-answer
@@ -272,6 +277,12 @@ class ProxyHandler:
         if disconnect.is_set() and not call.upstream_done:
             event.outcome = Outcome.CLIENT_DISCONNECTED.value
         await self._finish(call)
+
+    def _prepare(self, call: _Call) -> None:
+        event = call.event
+        if self.signer is not None and event.request_sha256 and call.signature is None:
+            call.signature = self.signer.header_signature(event.id, event.request_sha256)
+        self.recorder.prepare(event)
 
     async def _relay(
         self, call: _Call, transport: httpx.AsyncBaseTransport, request: httpx.Request, send: Send, view: CallView
@@ -295,8 +306,9 @@ class ProxyHandler:
             out_headers = response_headers(response.headers)
             out_headers.append((b"x-provenance-id", event.id.encode()))
             if self.signer is not None and event.request_sha256:
-                signature = self.signer.header_signature(event.id, event.request_sha256)
-                out_headers.append((b"x-provenance-signature", signature.encode("latin-1")))
+                if call.signature is None:  # the upstream answered before _prepare ran
+                    call.signature = self.signer.header_signature(event.id, event.request_sha256)
+                out_headers.append((b"x-provenance-signature", call.signature.encode("latin-1")))
             await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
             call.response_started = True
             decoded_total = 0

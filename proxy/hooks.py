@@ -71,6 +71,11 @@ class Recorder(Protocol):
         """False when an event could not be made durable now (fail-closed refuses)."""
         ...
 
+    def prepare(self, event: Event) -> None:
+        """Optional head start, while the upstream works: what needs no response (e.g.
+        compressing the request body). ``submit``/``commit`` of the event follow."""
+        ...
+
     def submit(self, event: Event) -> None: ...
 
     async def commit(self, event: Event) -> None:
@@ -118,6 +123,9 @@ class DiscardRecorder:
 
     def can_record(self) -> bool:
         return True
+
+    def prepare(self, event: Event) -> None:
+        return None
 
     def submit(self, event: Event) -> None:
         return None

@@ -31,7 +31,8 @@ class _RecorderCollector(Collector):
                 yield GaugeMetricFamily(f"provproxy_recorder_{name}", f"recorder {name}", value=float(value))
         depth = getattr(self._recorder, "queue_depth", None)
         if isinstance(depth, int):
-            yield GaugeMetricFamily("provproxy_recorder_queue_depth", "events not yet spooled", value=depth)
+            help_text = "events held in memory: not yet in the spool or the database"
+            yield GaugeMetricFamily("provproxy_recorder_queue_depth", help_text, value=depth)
 
 
 class Metrics:

@@ -124,7 +124,7 @@ class EventBodyRow(Base):
     )
     # zstd-compressed; request_body holds the raw bytes the client sent.
     request_body: Mapped[bytes | None] = mapped_column(LargeBinary)
-    instruction: Mapped[str | None] = mapped_column(Text)
+    instruction: Mapped[bytes | None] = mapped_column(LargeBinary)
     completion_text: Mapped[bytes | None] = mapped_column(LargeBinary)
     thinking_text: Mapped[bytes | None] = mapped_column(LargeBinary)
     tool_calls: Mapped[list[Any] | None]

@@ -108,7 +108,7 @@ def _body_dict(body: EventBodyRow) -> dict[str, Any]:
 
     return {
         "request_body": text(body.request_body),
-        "instruction": body.instruction,
+        "instruction": text(body.instruction),
         "completion_text": text(body.completion_text),
         "thinking_text": text(body.thinking_text),
         "tool_calls": body.tool_calls,

@@ -19,7 +19,8 @@ from proxy.store.models import BODY_FIELDS
 EVENT_COLUMNS = tuple(f.name for f in fields(Event) if f.name not in BODY_FIELDS)
 CHAIN_COLUMNS = ("seq", "record_hash", "prev_hash")
 # Body columns stored zstd-compressed (they can be megabytes; agent requests compress 10-20x).
-COMPRESSED_BODY_COLUMNS = ("request_body", "completion_text", "thinking_text")
+# Append only: a spool record lists its blobs in this order, and older records hold a prefix.
+COMPRESSED_BODY_COLUMNS = ("request_body", "completion_text", "thinking_text", "instruction")
 # zstd level 3: ~35 µs for a 55 KB Claude Code request (zlib level 6: ~300 µs), smaller output.
 ZSTD_LEVEL = 3
 
@@ -59,18 +60,34 @@ def event_row(event: Event, chain: tuple[int, str, str] | None = None) -> Row:
     return row
 
 
-def body_row(event: Event, retention: str, now: datetime | None = None) -> Row | None:
-    """The ``event_bodies`` row that ``retention`` allows (None: keep no body)."""
+def request_parts(event: Event, retention: str) -> tuple[bytes | None, bytes | None]:
+    """The request body and the instruction as ``retention`` keeps them, compressed: known before
+    the response, so the write path can prepare them while the upstream works."""
+    if retention == "metadata-only":
+        return None, None
+    return compress(event.request_body if retention == "full" else None), compress(event.instruction)
+
+
+def body_row(
+    event: Event,
+    retention: str,
+    now: datetime | None = None,
+    prepared: tuple[bytes | None, bytes | None] | None = None,
+) -> Row | None:
+    """The ``event_bodies`` row that ``retention`` allows (None: keep no body).
+
+    ``prepared``: what :func:`request_parts` returned for this event, if it ran already."""
     if retention == "metadata-only":
         return None
     request_body = event.request_body if retention == "full" else None
     kept = (request_body, event.instruction, event.completion_text, event.thinking_text, event.tool_calls)
     if not any(kept):
         return None
+    compressed_request, compressed_instruction = prepared or request_parts(event, retention)
     return {
         "event_id": event.id,
-        "request_body": compress(request_body),
-        "instruction": event.instruction,
+        "request_body": compressed_request,
+        "instruction": compressed_instruction,
         "completion_text": compress(event.completion_text),
         "thinking_text": compress(event.thinking_text),
         "tool_calls": list(event.tool_calls) or None,
@@ -104,12 +121,14 @@ def decode_record(payload: bytes) -> RowPair:
     if body is not None:
         body["created_at"] = datetime.fromisoformat(body["created_at"])
         offset = blobs_at
-        for key, length in zip(COMPRESSED_BODY_COLUMNS, meta["z"], strict=True):
+        for key, length in zip(COMPRESSED_BODY_COLUMNS, meta["z"], strict=False):
             if length is None:
                 body[key] = None
                 continue
             body[key] = payload[offset : offset + length]
             offset += length
+        if isinstance(body.get("instruction"), str):  # spooled before instructions were compressed
+            body["instruction"] = compress(body["instruction"])
     return event, body
 
 

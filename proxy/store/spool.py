@@ -4,8 +4,14 @@ A spool is a directory of numbered segment files. Each record is framed as
 ``length (4 bytes, big-endian) | crc32 (4 bytes) | payload``; a torn or corrupt
 frame ends the readable part of a segment (only the tail can be torn: after a
 failed write the spool moves on to a new segment), and so does a zero length
-(payloads are never empty). One ``append`` writes a whole batch with a single
-``pwrite`` and a single ``fdatasync`` (group commit).
+(payloads are never empty).
+
+Writing and syncing are separate, so that they can happen on different threads:
+:meth:`Spool.write` puts a record in the file (the kernel holds it from then on:
+it survives the death of the process) and :meth:`Spool.sync` makes everything
+written so far survive a power cut, with one ``fdatasync`` however many records
+it covers (group commit). A segment the writer moves away from is handed to the
+next sync to flush and close, so the writer never waits on the disk.
 
 Segments are zero-filled ahead of use by a helper thread (``next.spare``,
 renamed into place when the spool moves on): overwriting blocks that are
@@ -15,8 +21,9 @@ A zero-filled tail reads as the end of the segment, so a crash leaves nothing
 ambiguous. When no spare is ready the segment simply grows by appends, until
 one is (at start-up, the first segment moves on as soon as its spare exists).
 
-Only the writer's spool thread appends; the loader thread reads frames that
-are already durable, and deletes segments the database has confirmed.
+One thread at a time writes (the recorder's lock), one syncs; readers (the
+loader, replaying) read frames that were written, and delete segments the
+database has confirmed.
 """
 
 from __future__ import annotations
@@ -52,6 +59,12 @@ class Spool:
         self._segment = 0
         self._size = 0
         self._zero_filled = False  # the current segment was a spare
+        # Guards what the writing and the syncing threads share: the current file, the
+        # files left behind (flushed and closed by the next sync) and the directory's state.
+        self._lock = threading.Lock()
+        self._retired: list[int] = []
+        self._directory_dirty = False
+        self._synced = Position(0, 0)
         self._spare_ready = threading.Event()
         self._spare_thread: threading.Thread | None = None
 
@@ -69,6 +82,11 @@ class Spool:
         return Position(self._segment, self._size)
 
     @property
+    def synced(self) -> Position:
+        """Everything before this position survives a power cut."""
+        return self._synced
+
+    @property
     def is_open(self) -> bool:
         return self._fd is not None
 
@@ -78,8 +96,11 @@ class Spool:
     def path(self, segment: int) -> Path:
         return self.directory / f"{segment:012d}{_SUFFIX}"
 
-    def append(self, payloads: Sequence[bytes]) -> tuple[Position, Position]:
-        """Write the records and sync once; return (start, end) positions. Raises OSError."""
+    def write(self, payloads: Sequence[bytes]) -> tuple[Position, Position]:
+        """Write the records without syncing; return (start, end) positions. Raises OSError.
+
+        Once this returns, the records survive the process being killed; :meth:`sync`
+        makes them survive a power cut."""
         full = self._size >= self.segment_bytes
         if self._fd is None or full or (not self._zero_filled and self._spare_ready.is_set()):
             self._start_segment()
@@ -90,12 +111,45 @@ class Spool:
             written = os.pwrite(self._fd, frames, self._size)
             if written != len(frames):
                 raise OSError(f"short write to spool ({written} of {len(frames)} bytes)")
-            os.fdatasync(self._fd)
         except OSError:
             self._abandon_segment(start.offset)
             raise
         self._size += len(frames)
         return start, self.position
+
+    def append(self, payloads: Sequence[bytes]) -> tuple[Position, Position]:
+        """Write the records and sync; return (start, end) positions. Raises OSError."""
+        positions = self.write(payloads)
+        self.sync()
+        return positions
+
+    def sync(self) -> Position:
+        """Flush everything written so far to the disk; return the position it covers. Raises OSError.
+
+        A failed sync leaves the current segment behind (what it holds may not be on the
+        disk, and Linux forgets the error once reported): the next write starts a new one."""
+        with self._lock:
+            retired, self._retired = self._retired, []
+            directory_dirty, self._directory_dirty = self._directory_dirty, False
+            fd, upto = self._fd, self.position
+        try:
+            _sync_and_close(retired)
+            if directory_dirty:
+                dir_fd = os.open(self.directory, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)  # new segments' directory entries
+                finally:
+                    os.close(dir_fd)
+            if fd is not None:
+                os.fdatasync(fd)
+        except OSError:
+            with self._lock:
+                self._directory_dirty |= directory_dirty
+                if self._fd == fd:
+                    self._retire_current()
+            raise
+        self._synced = max(self._synced, upto)
+        return upto
 
     def ensure_open(self) -> None:
         """Start a new segment if the last write failed (a probe: raises OSError if still broken)."""
@@ -124,8 +178,14 @@ class Spool:
         self.path(segment).unlink(missing_ok=True)
 
     def close(self) -> None:
-        """Close the current segment and drop the spare."""
-        self._close_segment()
+        """Sync and close every segment file and drop the spare (call once nothing writes or syncs)."""
+        with contextlib.suppress(OSError):
+            self.sync()
+        with self._lock:
+            self._retire_current()
+            retired, self._retired = self._retired, []
+        for fd in retired:
+            os.close(fd)
         if self._spare_thread is not None:
             self._spare_thread.join()
             self._spare_thread = None
@@ -133,36 +193,36 @@ class Spool:
         with contextlib.suppress(OSError):
             (self.directory / _SPARE).unlink(missing_ok=True)
 
-    def _close_segment(self) -> None:
+    def _retire_current(self) -> None:
+        """Hand the current file to the next sync (caller holds the lock): never closed
+        under a sync in progress, whose descriptor number could otherwise be reused."""
         if self._fd is not None:
-            os.close(self._fd)
+            self._retired.append(self._fd)
             self._fd = None
 
     def _start_segment(self) -> None:
-        self._close_segment()
-        self._segment += 1
-        self._size = 0
-        path = self.path(self._segment)
-        if self._spare_ready.is_set():
-            self._spare_ready.clear()
-            self._spare_thread = None
-            os.rename(self.directory / _SPARE, path)
-            fd = os.open(path, os.O_WRONLY)
-            self._zero_filled = True
-        else:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            self._zero_filled = False
+        segment = self._segment + 1
+        path = self.path(segment)
         try:
-            # The new file's directory entry must survive a power cut too.
-            dir_fd = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            if self._spare_ready.is_set():
+                self._spare_ready.clear()
+                self._spare_thread = None
+                os.rename(self.directory / _SPARE, path)
+                fd = os.open(path, os.O_WRONLY)
+                zero_filled = True
+            else:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                zero_filled = False
         except OSError:
-            os.close(fd)
+            with self._lock:  # no segment open; the next attempt takes the next number
+                self._retire_current()
+                self._segment, self._size = segment, 0
             raise
-        self._fd = fd
+        with self._lock:
+            self._retire_current()
+            self._fd, self._segment, self._size = fd, segment, 0
+            self._directory_dirty = True  # the new file's entry must survive a power cut too
+        self._zero_filled = zero_filled
         self._prepare_spare()
 
     def _prepare_spare(self) -> None:
@@ -190,4 +250,19 @@ class Spool:
         assert self._fd is not None
         with contextlib.suppress(OSError):  # if it stays, readers stop at the torn frame anyway
             os.ftruncate(self._fd, good_size)
-        self._close_segment()
+        with self._lock:
+            self._retire_current()
+
+
+def _sync_and_close(fds: list[int]) -> None:
+    """Flush and close segment files left behind; all are closed even when a flush fails."""
+    error: OSError | None = None
+    for fd in fds:
+        try:
+            os.fdatasync(fd)
+        except OSError as exc:
+            error = error or exc
+        finally:
+            os.close(fd)
+    if error is not None:
+        raise error

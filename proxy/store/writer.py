@@ -1,23 +1,32 @@
-"""The durable write path: every event reaches the spool (fsync'd) and then the database.
+"""The durable write path: every event is in the spool before its response ends, then in the database.
 
-Two threads keep all of it off the event loop:
-
-* the **spool thread** takes events from an in-process queue in batches (what
-  queued up during the previous sync), seals them into the provenance chain (if a
-  chainer is given), turns them into rows (bodies compressed), appends the batch
-  to the spool with one fdatasync (group commit) and only then acknowledges
-  :meth:`DurableRecorder.commit` callers, with one wake-up per event loop;
-* the **loader thread** inserts spooled batches into the database, idempotently
-  (``ON CONFLICT DO NOTHING`` on the primary key), lingering up to
-  ``writer_load_linger_s`` to gather many batches into one transaction (the
-  spool already made them durable, so only their visibility waits). While the database is down it
-  stops inserting and, every ``writer_retry_interval_s``, replays the spool from
-  the last confirmed position; on start it first replays whatever an earlier
-  run (even one killed with ``kill -9``) left behind. A spool segment is deleted
-  only once every record in it is committed to the database.
+* **On the request path** (:meth:`DurableRecorder.commit`, in the event loop's
+  own thread): the event is sealed into the provenance chain, turned into rows
+  (bodies compressed) and written to the spool, about 50 µs for a 55 KB agent
+  request. From then on the kernel holds it, so it survives the proxy being
+  killed; there is no thread hand-off and nothing to wait for. A response
+  ends only after this.
+* The **sync thread** makes the spool survive a power cut: one ``fdatasync``
+  every ``spool_sync_interval_ms`` covers everything written meanwhile (group
+  commit). With ``durability = "fsync"`` it syncs as soon as anything is
+  written and :meth:`~DurableRecorder.commit` waits for that sync. It also
+  rescues events the spool could not take (full or broken disk): they are
+  held in memory, in order, and retried into the spool or straight into the
+  database.
+* The **loader thread** inserts spooled records into the database,
+  idempotently (``ON CONFLICT DO NOTHING`` on the primary key), lingering up to
+  ``writer_load_linger_s`` to gather many into one transaction (the spool
+  already keeps them, so only their visibility waits). While the database is
+  down it stops inserting and, every ``writer_retry_interval_s``, replays the
+  spool from the last confirmed position; on start it first replays whatever
+  an earlier run (even one killed with ``kill -9``) left behind. A spool
+  segment is deleted only once every record in it is committed to the
+  database.
 
 So an event acknowledged by ``commit()`` survives a crash of the process and
-a database outage, and lands in the database exactly once.
+a database outage (and, after its sync, a power cut), and lands in the
+database exactly once. Sealing and spooling happen under one lock, so chain
+order, spool order and load order are the same.
 """
 
 from __future__ import annotations
@@ -53,6 +62,7 @@ from proxy.store.rows import (
     encode_record,
     event_row,
     record_json,
+    request_parts,
     split,
 )
 from proxy.store.spool import Position, Spool
@@ -62,6 +72,8 @@ log = structlog.get_logger("provproxy.store")
 # Events held in memory when neither the spool nor the database accepts them (then dropped, loudly).
 MAX_HELD_EVENTS = 100_000
 REJECTED_FILE = "rejected.jsonl"
+# Prepared request parts kept for events not recorded yet (one per call in flight, normally).
+MAX_PREPARED = 10_000
 # The chain head of deleted spool segments (the chain must never restart below it).
 CHAIN_HEAD_FILE = "chain-head"
 
@@ -72,11 +84,12 @@ class NotDurable(Exception):
 
 @dataclass
 class WriterStats:
-    """Counters for ``/metrics``. Each is written by one thread only."""
+    """Counters for ``/metrics``. Each is written by one thread at a time."""
 
-    events_spooled: int = 0  # appended to the spool (every event, normally)
+    events_spooled: int = 0  # written to the spool (every event, normally)
     events_written: int = 0  # inserted into the database (new or replayed; duplicates ignored)
     spool_replayed: int = 0  # of those, read back from the spool after an outage or a restart
+    spool_syncs: int = 0  # fdatasyncs of the spool (each covers every event written before it)
     events_rejected: int = 0  # refused by the database as invalid; kept in rejected.jsonl
     events_dropped: int = 0  # lost: the spool and the database both failed for too long
     db_up: bool = False
@@ -91,11 +104,21 @@ class _Batch:
     end: Position
 
 
+@dataclass(slots=True)
+class _Held:
+    """A sealed event neither the spool nor the database has taken yet, and who waits for it."""
+
+    pair: RowPair
+    payload: bytes
+    future: asyncio.Future[None] | None
+    loop: asyncio.AbstractEventLoop | None
+
+
 class _DatabaseDown(Exception):
     pass
 
 
-_Item = tuple[Event, "asyncio.Future[None] | None", "asyncio.AbstractEventLoop | None"]
+_Waiter = tuple["asyncio.Future[None] | None", "asyncio.AbstractEventLoop | None"]
 _STOP = object()
 
 
@@ -108,9 +131,16 @@ class DurableRecorder:
         self.stats = WriterStats()
         self._engine: Engine | None = None
         self._spool = Spool(Path(settings.spool_dir), settings.spool_segment_bytes)
-        self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
+        # One writer at a time (the event loop, or the sync thread rescuing held events).
+        self._write_lock = threading.Lock()
+        self._held: list[_Held] = []  # under _write_lock
+        # Event id -> its compressed request parts, made while the upstream worked (event loop only).
+        self._prepared: dict[str, tuple[bytes | None, bytes | None]] = {}
+        self._rescuing = False  # held events are out being stored: later ones must wait behind them
+        self._fsync_waiters: list[tuple[Position, asyncio.Future[None], asyncio.AbstractEventLoop]] = []
+        self._written = threading.Event()  # wakes the sync thread when it is idle
+        self._sync_idle = False
         self._handoff: queue.SimpleQueue[_Batch | object] = queue.SimpleQueue()
-        self._held: list[tuple[RowPair, bytes]] = []  # sealed, but neither spooled nor stored
         self._batch_number = 0
         self._lowest_segment = 0  # no spool segment below this one is left (loader thread)
         self._running = False
@@ -130,7 +160,7 @@ class DurableRecorder:
         return self._running and (self.stats.spool_ok or self.stats.db_up)
 
     def spooled_chain_head(self) -> tuple[int, str] | None:
-        """The highest ``(seq, record_hash)`` the spool has made durable, if any.
+        """The highest ``(seq, record_hash)`` the spool holds, if any.
 
         Spooled records may not be in the database yet (it was down, or the
         process died first); the chain must continue after them, not after the
@@ -176,22 +206,28 @@ class DurableRecorder:
 
     @property
     def queue_depth(self) -> int:
-        """Events submitted but not yet spooled."""
-        return self._queue.qsize()
+        """Events held in memory: neither the spool nor the database has taken them yet."""
+        return len(self._held)
+
+    def prepare(self, event: Event) -> None:
+        """Compress the request body and instruction now, while the upstream works."""
+        if len(self._prepared) >= MAX_PREPARED:  # calls that never got recorded: forget the oldest
+            del self._prepared[next(iter(self._prepared))]
+        self._prepared[event.id] = request_parts(event, self.settings.retention)
 
     def submit(self, event: Event) -> None:
-        """Queue ``event`` (fire and forget). Never blocks; the event must not be mutated after."""
-        self._enqueue((event, None, None))
+        """Record ``event`` without waiting for anything. The event must not be mutated after."""
+        self._record(event, wait=False)
 
     async def commit(self, event: Event) -> None:
-        """Queue ``event`` and return once it is durable (fsync'd in the spool, or in the database).
+        """Record ``event``; return once it is durable as ``durability`` asks (written to the
+        spool, or synced too; or stored in the database when the spool cannot take it).
 
         Raises :class:`NotDurable` when neither accepted it; the event is then held and retried.
         """
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        self._enqueue((event, future, loop))
-        await future
+        waiter = self._record(event, wait=True)
+        if waiter is not None:
+            await waiter
 
     async def start(self) -> None:
         self._engine = create_db_engine(self.settings.database_url, self.settings.database_busy_timeout_ms)
@@ -208,92 +244,78 @@ class DurableRecorder:
         self.stats.db_up = self._probe_database()
         self._running = True
         self._threads = [
-            threading.Thread(target=self._spool_loop, name="provproxy-spool", daemon=True),
+            threading.Thread(target=self._sync_loop, name="provproxy-spool-sync", daemon=True),
             threading.Thread(target=self._loader_loop, name="provproxy-loader", daemon=True),
         ]
         for thread in self._threads:
             thread.start()
-        # Leftovers from an earlier run go into the database before anything new (if it is up).
+        # Leftovers from an earlier run go into the database before anything new (if it is up),
+        # and the chain head is read now rather than on the first call's path.
         await asyncio.to_thread(self._first_replay_done.wait)
+        if self.chainer is not None:
+            await asyncio.to_thread(self._seal, [])
 
     async def stop(self) -> None:
-        """Drain the queue into the spool and the spool into the database (if it is up)."""
+        """Sync the spool, and drain it into the database (if it is up)."""
         if not self._running:
             return
         self._running = False
-        self._queue.put(_STOP)
-        spool_thread, loader_thread = self._threads
-        await asyncio.to_thread(spool_thread.join)
+        self._written.set()
+        sync_thread, loader_thread = self._threads
+        await asyncio.to_thread(sync_thread.join)
         self._handoff.put(_STOP)
         await asyncio.to_thread(loader_thread.join)
         self._spool.close()
+        if self._held:
+            self.stats.events_dropped += len(self._held)
+            log.error("events lost at shutdown: neither spool nor database available", count=len(self._held))
         if not self._backlog:  # everything spooled is in the database
             self._remove_confirmed_segments(including=self._spool.position.segment)
         if self._engine is not None:
             self._engine.dispose()
 
-    # -- spool thread --------------------------------------------------------------------
+    # -- request path (the caller's thread) -------------------------------------------------
 
-    def _enqueue(self, item: _Item) -> None:
+    def _record(self, event: Event, wait: bool) -> asyncio.Future[None] | None:
+        """Seal, encode and spool ``event``; return what the caller must await, if anything."""
         if not self._running:
             raise RuntimeError("the recorder is not running")
-        self._queue.put(item)
-
-    def _spool_loop(self) -> None:
-        stopping = False
-        while not stopping or self._held:
-            items, stopping = self._take(stopping)
+        loop = asyncio.get_running_loop() if wait else None
+        with self._write_lock:
             try:
-                self._persist(items)
-            except Exception as exc:  # never let the thread die: callers wait on it
-                log.exception("spool thread error")
-                _settle(items, NotDurable(str(exc)))
-            if stopping and self._held and not self.stats.spool_ok and not self.stats.db_up:
-                break  # nowhere to put them: report and give up at shutdown
-        if self._held:
-            self.stats.events_dropped += len(self._held)
-            log.error("events lost at shutdown: neither spool nor database available", count=len(self._held))
+                (pair,) = self._seal([event])
+                payload = encode_record(pair)
+            except Exception:  # unencodable: nothing can keep it; say so rather than hide it
+                log.exception("event could not be encoded; dropped", id=event.id)
+                self.stats.events_dropped += 1
+                if wait:
+                    raise NotDurable("event could not be encoded") from None
+                return None
+            if not self._held and not self._rescuing:
+                try:
+                    _, end = self._spool_records([(pair, payload)])
+                except OSError:
+                    pass  # held below, and rescued by the sync thread
+                else:
+                    if loop is not None and self.settings.durability == "fsync":
+                        synced: asyncio.Future[None] = loop.create_future()
+                        self._fsync_waiters.append((end, synced, loop))
+                        self._wake_sync_thread()
+                        return synced
+                    self._wake_sync_thread()
+                    return None
+            future = loop.create_future() if loop is not None else None
+            self._held.append(_Held(pair, payload, future, loop))
+        self._written.set()
+        return future
 
-    def _take(self, stopping: bool) -> tuple[list[_Item], bool]:
-        """What is queued, up to a batch; waits only for the first item.
-
-        While the spool works and nothing is held there is nothing to do but
-        wait, so the thread sleeps until an event arrives; otherwise it wakes
-        every flush interval to retry the held events or probe the spool."""
-        items: list[_Item] = []
-        limit = self.settings.writer_batch_size
-        healthy = self.stats.spool_ok and not self._held
-        timeout = None if stopping or healthy else self.settings.writer_flush_interval_s
-        while len(items) < limit:
-            try:
-                item = self._queue.get(block=not items and not stopping, timeout=timeout)
-            except queue.Empty:
-                break
-            if item is _STOP:
-                stopping = True
-                continue
-            items.append(item)  # type: ignore[arg-type]
-        return items, stopping
-
-    def _persist(self, items: list[_Item]) -> None:
-        pairs = self._seal([event for event, _, _ in items])
-        records = [(pair, encode_record(pair)) for pair in pairs]
-        if self._held:
-            records = self._held + records
-            self._held = []
-        if not records:
-            self._probe_when_unavailable()
-            return
-        error = self._spool_records(records)
-        if error is not None:
-            error = self._store_directly(records)
-        if error is not None:
-            self._hold(records)
-        _settle(items, NotDurable(error) if error else None)
+    def _wake_sync_thread(self) -> None:
+        if self._sync_idle:  # it sleeps on its own timer while events keep coming
+            self._written.set()
 
     def _seal(self, events: Sequence[Event]) -> list[RowPair]:
         chain: Sequence[tuple[int, str, str] | None] = [None] * len(events)
-        if self.chainer is not None and events:
+        if self.chainer is not None:
             try:
                 chain = self.chainer.seal(events)
             except Exception:  # a gap in the chain is visible; a lost event would not be
@@ -303,55 +325,132 @@ class DurableRecorder:
                 event.seq, event.record_hash = link[0], link[1]
         now = datetime.now(UTC)
         return [
-            (event_row(event, link), body_row(event, self.settings.retention, now))
+            (event_row(event, link), body_row(event, self.settings.retention, now, self._prepared.pop(event.id, None)))
             for event, link in zip(events, chain, strict=True)
         ]
 
-    def _spool_records(self, records: list[tuple[RowPair, bytes]]) -> str | None:
+    def _spool_records(self, records: Sequence[tuple[RowPair, bytes]]) -> tuple[Position, Position]:
+        """Write records to the spool and hand them to the loader (caller holds the write lock)."""
         try:
-            if not self._spool.is_open:
-                self._spool.ensure_open()
-            start, end = self._spool.append([payload for _, payload in records])
+            start, end = self._spool.write([payload for _, payload in records])
         except OSError as exc:
             if self.stats.spool_ok:
                 log.error("spool write failed", error=str(exc))
             self.stats.spool_ok = False
-            return f"spool: {exc}"
+            raise
         self.stats.spool_ok = True
         self.stats.events_spooled += len(records)
         self._batch_number += 1
         self._handoff.put(_Batch(self._batch_number, [pair for pair, _ in records], start, end))
-        return None
+        return start, end
 
-    def _store_directly(self, records: list[tuple[RowPair, bytes]]) -> str | None:
-        """The spool is broken: make the batch durable in the database from this thread."""
+    # -- sync thread -----------------------------------------------------------------------
+
+    def _sync_loop(self) -> None:
+        """Sync what was written, every ``spool_sync_interval_ms`` while events keep coming.
+
+        The thread runs on its own timer, so the request path does not signal it per
+        event; only after a round with nothing written does it sleep until woken (see
+        ``_sync_idle``). In "fsync" mode it syncs as soon as anything is written."""
+        gather = self.settings.spool_sync_interval_ms / 1000 if self.settings.durability == "write" else 0.0
+        synced = self._spool.position
+        while True:
+            if gather and self._running:
+                time.sleep(gather)
+            stopping = not self._running
+            if not stopping and not self._held and self._spool.position == synced:
+                if not self.stats.spool_ok:
+                    self._probe_when_unavailable()
+                self._sleep_until_written(synced)
+                continue
+            self._written.clear()
+            synced = self._spool.position
+            self._sync()
+            self._rescue()
+            if stopping:
+                self._sync()
+                return
+
+    def _sleep_until_written(self, synced: Position) -> None:
+        self._sync_idle = True  # from now on a write wakes this thread
+        if self._spool.position == synced and self._running:  # nothing slipped in meanwhile
+            retrying = not self.stats.spool_ok
+            self._written.wait(timeout=self.settings.writer_flush_interval_s if retrying else None)
+        self._sync_idle = False
+        self._written.clear()
+
+    def _sync(self) -> None:
         try:
-            self._insert([pair for pair, _ in records])
+            synced = self._spool.sync()
+        except OSError as exc:
+            log.error("spool sync failed; moving to a new segment", error=str(exc))
+            self.stats.spool_ok = False
+            with self._write_lock:
+                waiters, self._fsync_waiters = self._fsync_waiters, []
+            _settle([(future, loop) for _, future, loop in waiters], NotDurable(f"spool sync: {exc}"))
+            return
+        self.stats.spool_syncs += 1
+        with self._write_lock:
+            done = [w for w in self._fsync_waiters if w[0] <= synced]
+            if done:
+                self._fsync_waiters = [w for w in self._fsync_waiters if w[0] > synced]
+        _settle([(future, loop) for _, future, loop in done], None)
+
+    def _rescue(self) -> None:
+        """Put held events into the spool, or else straight into the database, in order."""
+        with self._write_lock:
+            if not self._held:
+                return
+            held, self._held = self._held, []
+            try:
+                self._spool_records([(h.pair, h.payload) for h in held])
+                error: str | None = None
+            except OSError as exc:
+                error = f"spool: {exc}"
+                self._rescuing = True
+        if error is None:
+            self._sync()
+        else:  # the database may take ages to answer: never hold the lock meanwhile
+            error = self._store_directly([h.pair for h in held])
+            with self._write_lock:
+                self._rescuing = False
+                if error is not None:
+                    self._hold_again(held)
+        _settle([(h.future, h.loop) for h in held], NotDurable(error) if error else None)
+        for h in held:
+            h.future = h.loop = None  # answered once; the event itself stays held if it must
+        if error is not None and self._running:
+            time.sleep(min(self.settings.writer_retry_interval_s, 0.5))  # do not spin on a full disk
+
+    def _store_directly(self, pairs: list[RowPair]) -> str | None:
+        """The spool is broken: make the events durable in the database from this thread."""
+        try:
+            self._insert(pairs)
         except _DatabaseDown as exc:
             return f"spool and database unavailable: {exc}"
-        self.stats.events_written += len(records)
+        self.stats.events_written += len(pairs)
         return None
 
-    def _hold(self, records: list[tuple[RowPair, bytes]]) -> None:
-        room = MAX_HELD_EVENTS - len(self._held)
-        if len(records) > room:
-            self.stats.events_dropped += len(records) - room
-            log.error("events dropped: spool and database unavailable", count=len(records) - room)
-        self._held.extend(records[:room])
-        if not self._running:
-            return
-        time.sleep(min(self.settings.writer_retry_interval_s, 0.5))  # do not spin on a full disk
+    def _hold_again(self, held: list[_Held]) -> None:
+        """Put events that found no home back in front of the ones held since (caller holds the lock)."""
+        merged = held + self._held
+        if len(merged) > MAX_HELD_EVENTS:
+            dropped = len(merged) - MAX_HELD_EVENTS
+            self.stats.events_dropped += dropped
+            log.error("events dropped: spool and database unavailable", count=dropped)
+            merged = merged[:MAX_HELD_EVENTS]
+        self._held = merged
 
     def _probe_when_unavailable(self) -> None:
         """While idle, find out whether the spool or the database came back (fail-closed waits on it)."""
-        if self.stats.spool_ok:
-            return
-        try:
-            self._spool.ensure_open()
-            self.stats.spool_ok = True
-        except OSError:
-            if not self.stats.db_up:
-                self.stats.db_up = self._probe_database()
+        with self._write_lock:
+            try:
+                self._spool.ensure_open()
+                self.stats.spool_ok = True
+            except OSError:
+                pass
+        if not self.stats.spool_ok and not self.stats.db_up:
+            self.stats.db_up = self._probe_database()
 
     # -- loader thread -------------------------------------------------------------------
 
@@ -578,10 +677,10 @@ def _is_invalid_data(exc: SQLAlchemyError) -> bool:
     return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
 
 
-def _settle(items: Sequence[_Item], error: Exception | None) -> None:
-    """Wake each waiting event loop once for the whole batch."""
+def _settle(waiters: Sequence[_Waiter], error: Exception | None) -> None:
+    """Wake each waiting event loop once for all its futures."""
     waiting: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-    for _, future, loop in items:
+    for future, loop in waiters:
         if future is not None and loop is not None:
             waiting.setdefault(loop, []).append(future)
     for loop, futures in waiting.items():

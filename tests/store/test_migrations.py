@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from proxy.events import Event
-from proxy.store.migrate import current_revision, upgrade
+from proxy.store.db import create_db_engine
+from proxy.store.migrate import alembic_config, current_revision, upgrade
 from proxy.store.models import BODY_FIELDS, INDEXED_WITH_TS, Base
+from proxy.store.rows import decompress
 
 
 def test_migrations_create_the_schema_the_models_describe(database_url: str, engine: Engine) -> None:
-    assert current_revision(database_url) == "0001"
+    assert current_revision(database_url) == "0002"
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         tables = set(inspect(conn).get_table_names())
@@ -22,7 +28,7 @@ def test_migrations_create_the_schema_the_models_describe(database_url: str, eng
 
 def test_upgrade_is_idempotent(database_url: str) -> None:
     upgrade(database_url)
-    assert current_revision(database_url) == "0001"
+    assert current_revision(database_url) == "0002"
 
 
 def test_every_event_field_has_a_home() -> None:
@@ -30,3 +36,47 @@ def test_every_event_field_has_a_home() -> None:
     columns = set(Base.metadata.tables["events"].columns.keys())
     for name in Event.__dataclass_fields__:
         assert name in columns or name in BODY_FIELDS, name
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_instructions_stored_as_text_are_compressed_by_the_upgrade_and_back(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("pg_server").new_database()
+    )
+    config = alembic_config(url)
+    command.upgrade(config, "0001")
+    engine = create_db_engine(url)
+    instructions = {f"e{i:03d}": f"instruction {i} " * (i + 1) for i in range(1203)}  # more than one page
+    instructions["e-none"] = None  # type: ignore[assignment]
+    with engine.begin() as conn:
+        for key, instruction in instructions.items():
+            conn.execute(
+                text(
+                    "INSERT INTO events (id, ts, method, path, stream, turn_count, decision, scores, rule_hits,"
+                    " output_truncated, outcome) VALUES (:id, CURRENT_TIMESTAMP, 'POST', '/v1/messages', false, 0,"
+                    " 'allow', '{}', '[]', false, 'completed')"
+                ),
+                {"id": key},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO event_bodies (event_id, instruction, created_at) VALUES (:id, :i, CURRENT_TIMESTAMP)"
+                ),
+                {"id": key, "i": instruction},
+            )
+    try:
+        command.upgrade(config, "0002")
+        with engine.connect() as conn:
+            stored = dict(conn.execute(text("SELECT event_id, instruction FROM event_bodies")).all())
+        assert {k: None if v is None else decompress(v).decode() for k, v in stored.items()} == instructions
+
+        command.downgrade(config, "0001")
+        with engine.connect() as conn:
+            stored = dict(conn.execute(text("SELECT event_id, instruction FROM event_bodies")).all())
+        assert stored == instructions
+    finally:
+        engine.dispose()

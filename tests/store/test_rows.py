@@ -79,3 +79,22 @@ def test_rejected_record_is_one_readable_json_line() -> None:
     data = orjson.loads(line)
     assert data["e"]["id"] == event.id
     assert decompress(base64.b64decode(data["b"]["completion_text"])) == b"answer"
+
+
+def test_a_record_spooled_before_instructions_were_compressed_still_loads() -> None:
+    """A spool left by the previous release (three blobs, the instruction as plain text) is replayed
+    after an upgrade: it must load, with its instruction compressed like new rows."""
+    event = make_event(request_body=b'{"messages":[]}', instruction="port the parser", completion_text="ok")
+    body = body_row(event, "full")
+    assert body is not None
+    legacy_plain = {"event_id": body["event_id"], "instruction": "port the parser", "tool_calls": None}
+    legacy_plain["created_at"] = body["created_at"]
+    blobs = [body["request_body"], body["completion_text"]]
+    meta = orjson.dumps({"e": event_row(event), "b": legacy_plain, "z": [len(blobs[0]), len(blobs[1]), None]})
+    payload = len(meta).to_bytes(4, "big") + meta + b"".join(blobs)
+
+    _, decoded = decode_record(payload)
+    assert decoded is not None
+    assert decompress(decoded["instruction"]) == b"port the parser"
+    assert decompress(decoded["request_body"]) == b'{"messages":[]}'
+    assert decompress(decoded["completion_text"]) == b"ok" and decoded["thinking_text"] is None
