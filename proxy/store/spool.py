@@ -64,7 +64,6 @@ class Spool:
         self._lock = threading.Lock()
         self._retired: list[int] = []
         self._directory_dirty = False
-        self._synced = Position(0, 0)
         self._spare_ready = threading.Event()
         self._spare_thread: threading.Thread | None = None
 
@@ -80,11 +79,6 @@ class Spool:
     @property
     def position(self) -> Position:
         return Position(self._segment, self._size)
-
-    @property
-    def synced(self) -> Position:
-        """Everything before this position survives a power cut."""
-        return self._synced
 
     @property
     def is_open(self) -> bool:
@@ -148,7 +142,6 @@ class Spool:
                 if self._fd == fd:
                     self._retire_current()
             raise
-        self._synced = max(self._synced, upto)
         return upto
 
     def ensure_open(self) -> None:

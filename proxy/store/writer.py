@@ -297,13 +297,12 @@ class DurableRecorder:
                 except OSError:
                     pass  # held below, and rescued by the sync thread
                 else:
-                    if loop is not None and self.settings.durability == "fsync":
-                        synced: asyncio.Future[None] = loop.create_future()
-                        self._fsync_waiters.append((end, synced, loop))
-                        self._wake_sync_thread()
-                        return synced
                     self._wake_sync_thread()
-                    return None
+                    if loop is None or self.settings.durability != "fsync":
+                        return None
+                    synced: asyncio.Future[None] = loop.create_future()
+                    self._fsync_waiters.append((end, synced, loop))
+                    return synced
             future = loop.create_future() if loop is not None else None
             self._held.append(_Held(pair, payload, future, loop))
         self._written.set()
@@ -366,9 +365,8 @@ class DurableRecorder:
             self._written.clear()
             synced = self._spool.position
             self._sync()
-            self._rescue()
+            self._rescue()  # syncs what it spools
             if stopping:
-                self._sync()
                 return
 
     def _sleep_until_written(self, synced: Position) -> None:

@@ -59,6 +59,21 @@ async def test_commit_returns_once_the_event_is_durable(settings: Settings, engi
     await recorder.stop()
 
 
+async def test_fsync_durability_waits_for_a_sync_covering_the_event(
+    database_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    # A sync interval far longer than the test: only "fsync" mode's own sync can answer in time.
+    settings = make_settings(database_url, tmp_path / "spool", durability="fsync", spool_sync_interval_ms=60_000)
+    recorder = DurableRecorder(settings)
+    await recorder.start()
+    e = make_event()
+    syncs_before = recorder.stats.spool_syncs
+    await recorder.commit(e)
+    assert recorder.stats.spool_syncs > syncs_before
+    await wait_until(lambda: event_ids(engine) == [e.id], what="the event in the database")
+    await recorder.stop()
+
+
 async def test_outage_spools_then_replays_exactly_once(
     settings: Settings, engine: Engine, database_url: str, request: pytest.FixtureRequest
 ) -> None:
