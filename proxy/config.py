@@ -50,9 +50,12 @@ class Settings(BaseSettings):
     writer_batch_size: int = 500
     # While the spool (or the database) is unavailable: how often held events are retried.
     writer_flush_interval_s: float = 0.05
-    # How long the loader gathers spooled batches into one database transaction. The events
-    # are durable in the spool already; only their appearance in queries waits this long.
+    # How often the loader process looks for newly spooled events (all of them go into one
+    # transaction). They are durable in the spool already; only their appearance in queries waits.
     writer_load_linger_s: float = 0.1
+    # The loader process's nice value: it is background work, and a batch it loads must not
+    # take a core from calls in flight for a whole scheduler slice (that was the p99 with it at 0).
+    loader_nice: int = Field(default=10, ge=0, le=19)
     # How often the writer retries a database it lost (events wait in the spool meanwhile).
     writer_retry_interval_s: float = 1.0
     spool_segment_bytes: int = 8 * 1024 * 1024

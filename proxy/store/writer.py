@@ -2,8 +2,9 @@
 
 * **On the request path** (:meth:`DurableRecorder.commit`, in the event loop's
   own thread): the event is sealed into the provenance chain, turned into rows
-  (bodies compressed) and written to the spool, about 50 µs for a 55 KB agent
-  request. From then on the kernel holds it, so it survives the proxy being
+  (bodies compressed) and written to the spool, about 90 µs for a 64 KB agent
+  request (its body was compressed by :meth:`~DurableRecorder.prepare` while the
+  upstream worked). From then on the kernel holds it, so it survives the proxy being
   killed; there is no thread hand-off and nothing to wait for. A response
   ends only after this.
 * The **sync thread** makes the spool survive a power cut: one ``fdatasync``
@@ -13,15 +14,12 @@
   rescues events the spool could not take (full or broken disk): they are
   held in memory, in order, and retried into the spool or straight into the
   database.
-* The **loader thread** inserts spooled records into the database,
-  idempotently (``ON CONFLICT DO NOTHING`` on the primary key), lingering up to
-  ``writer_load_linger_s`` to gather many into one transaction (the spool
-  already keeps them, so only their visibility waits). While the database is
-  down it stops inserting and, every ``writer_retry_interval_s``, replays the
-  spool from the last confirmed position; on start it first replays whatever
-  an earlier run (even one killed with ``kill -9``) left behind. A spool
-  segment is deleted only once every record in it is committed to the
-  database.
+* The **loader process** (:mod:`proxy.store.loader`) reads what was spooled and
+  inserts it into the database in batches, idempotently; it retries while the
+  database is down, loads what earlier runs left on start, and deletes a spool
+  segment once every record in it is committed. The recorder publishes how far
+  it has written after each write (one word of shared memory); that is all the
+  request path does for it. A loader that dies is started again.
 
 So an event acknowledged by ``commit()`` survives a crash of the process and
 a database outage (and, after its sync, a power cut), and lands in the
@@ -33,9 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import os
-import queue
 import threading
 import time
 from collections.abc import Sequence
@@ -45,37 +40,28 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, Insert, Table, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 
 from proxy.config import Settings
 from proxy.events import Event
 from proxy.hooks import Chainer
+from proxy.store.chain_head import spooled_chain_head
 from proxy.store.db import create_db_engine
-from proxy.store.models import EventBodyRow, EventRow
-from proxy.store.rows import (
-    RowPair,
-    body_row,
-    decode_chain_link,
-    decode_record,
-    encode_record,
-    event_row,
-    record_json,
-    request_parts,
-    split,
-)
+from proxy.store.inserts import REJECTED_FILE, DatabaseDown, EventInserter
+from proxy.store.loader import LoaderProcess
+from proxy.store.rows import RowPair, body_row, encode_record, event_row, request_parts
 from proxy.store.spool import Position, Spool
 
 log = structlog.get_logger("provproxy.store")
 
 # Events held in memory when neither the spool nor the database accepts them (then dropped, loudly).
 MAX_HELD_EVENTS = 100_000
-REJECTED_FILE = "rejected.jsonl"
 # Prepared request parts kept for events not recorded yet (one per call in flight, normally).
 MAX_PREPARED = 10_000
-# The chain head of deleted spool segments (the chain must never restart below it).
-CHAIN_HEAD_FILE = "chain-head"
+# How often an idle recorder checks that its loader process is alive.
+LOADER_WATCH_INTERVAL_S = 1.0
+# How long stop() lets the loader finish loading the spool (what it leaves is loaded at the next start).
+LOADER_STOP_TIMEOUT_S = 60.0
+__all__ = ["REJECTED_FILE", "DurableRecorder", "NotDurable", "WriterStats"]
 
 
 class NotDurable(Exception):
@@ -92,16 +78,9 @@ class WriterStats:
     spool_syncs: int = 0  # fdatasyncs of the spool (each covers every event written before it)
     events_rejected: int = 0  # refused by the database as invalid; kept in rejected.jsonl
     events_dropped: int = 0  # lost: the spool and the database both failed for too long
+    load_transactions: int = 0  # database transactions the loader needed for them
     db_up: bool = False
     spool_ok: bool = False
-
-
-@dataclass(slots=True)
-class _Batch:
-    number: int
-    pairs: list[RowPair]
-    start: Position
-    end: Position
 
 
 @dataclass(slots=True)
@@ -114,12 +93,7 @@ class _Held:
     loop: asyncio.AbstractEventLoop | None
 
 
-class _DatabaseDown(Exception):
-    pass
-
-
 _Waiter = tuple["asyncio.Future[None] | None", "asyncio.AbstractEventLoop | None"]
-_STOP = object()
 
 
 class DurableRecorder:
@@ -128,9 +102,10 @@ class DurableRecorder:
     def __init__(self, settings: Settings, chainer: Chainer | None = None) -> None:
         self.settings = settings
         self.chainer = chainer
-        self.stats = WriterStats()
-        self._engine: Engine | None = None
+        self._counts = WriterStats()  # this process's counters; the loader keeps its own
+        self._inserter: EventInserter | None = None  # for the rescue path and probes
         self._spool = Spool(Path(settings.spool_dir), settings.spool_segment_bytes)
+        self._loader = LoaderProcess(settings)
         # One writer at a time (the event loop, or the sync thread rescuing held events).
         self._write_lock = threading.Lock()
         self._held: list[_Held] = []  # under _write_lock
@@ -140,69 +115,34 @@ class DurableRecorder:
         self._fsync_waiters: list[tuple[Position, asyncio.Future[None], asyncio.AbstractEventLoop]] = []
         self._written = threading.Event()  # wakes the sync thread when it is idle
         self._sync_idle = False
-        self._handoff: queue.SimpleQueue[_Batch | object] = queue.SimpleQueue()
-        self._batch_number = 0
-        self._lowest_segment = 0  # no spool segment below this one is left (loader thread)
+        self._db_reachable = False  # the rescue path's own view, when the loader cannot tell
         self._running = False
-        self._threads: list[threading.Thread] = []
-        self._first_replay_done = threading.Event()
-        # loader state (loader thread only)
-        self._confirmed = Position(0, 0)  # everything before this is in the database
-        self._durable = Position(0, 0)  # end of the latest batch handed over
-        self._durable_number = 0
-        self._next_number = 1
-        self._backlog = False
-        self._last_attempt = 0.0
+        self._sync_thread: threading.Thread | None = None
 
     # -- Recorder protocol ---------------------------------------------------------------
 
+    @property
+    def stats(self) -> WriterStats:
+        """This process's counters with the loader process's."""
+        loader = self._loader
+        return WriterStats(
+            events_spooled=self._counts.events_spooled,
+            events_written=self._counts.events_written + loader.get("events_written"),
+            spool_replayed=loader.get("spool_replayed"),
+            spool_syncs=self._counts.spool_syncs,
+            events_rejected=self._counts.events_rejected + loader.get("events_rejected"),
+            events_dropped=self._counts.events_dropped,
+            load_transactions=loader.get("transactions"),
+            db_up=bool(loader.get("db_up")) or self._db_reachable,
+            spool_ok=self._counts.spool_ok,
+        )
+
     def can_record(self) -> bool:
-        return self._running and (self.stats.spool_ok or self.stats.db_up)
+        return self._running and (self._counts.spool_ok or self.stats.db_up)
 
     def spooled_chain_head(self) -> tuple[int, str] | None:
-        """The highest ``(seq, record_hash)`` the spool holds, if any.
-
-        Spooled records may not be in the database yet (it was down, or the
-        process died first); the chain must continue after them, not after the
-        database's head, or sequence numbers would be handed out twice. The
-        records of deleted segments are covered by the head remembered when they
-        were deleted, so this is right even when the database is unreachable."""
-        heads = [self._chain_head_in(self._spool.segments()), self._remembered_chain_head()]
-        known = [head for head in heads if head is not None]
-        return max(known) if known else None
-
-    def _chain_head_in(self, segments: Sequence[int]) -> tuple[int, str] | None:
-        head: tuple[int, str] | None = None
-        for segment in segments:
-            try:
-                for payload, _ in self._spool.read(segment):
-                    seq, digest = decode_chain_link(payload)
-                    if seq is not None and digest is not None and (head is None or seq > head[0]):
-                        head = (seq, digest)
-            except OSError:
-                continue
-        return head
-
-    def _remembered_chain_head(self) -> tuple[int, str] | None:
-        try:
-            seq, digest = (Path(self.settings.spool_dir) / CHAIN_HEAD_FILE).read_text().split()
-            return int(seq), digest
-        except (OSError, ValueError):
-            return None
-
-    def _remember_chain_head(self, segments: Sequence[int]) -> None:
-        """Before segments are deleted, keep their highest chain link (fsync'd): rare, once a segment."""
-        head = self._chain_head_in(segments)
-        remembered = self._remembered_chain_head()
-        if head is None or (remembered is not None and remembered[0] >= head[0]):
-            return
-        path = Path(self.settings.spool_dir) / CHAIN_HEAD_FILE
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            f.write(f"{head[0]} {head[1]}\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        """The highest ``(seq, record_hash)`` the spool holds or held (see :mod:`proxy.store.chain_head`)."""
+        return spooled_chain_head(self._spool)
 
     @property
     def queue_depth(self) -> int:
@@ -230,49 +170,39 @@ class DurableRecorder:
             await waiter
 
     async def start(self) -> None:
-        self._engine = create_db_engine(self.settings.database_url, self.settings.database_busy_timeout_ms)
+        engine = create_db_engine(self.settings.database_url, self.settings.database_busy_timeout_ms)
+        self._inserter = EventInserter(engine, Path(self.settings.spool_dir))
         try:
-            leftovers = self._spool.open()
-            self.stats.spool_ok = True
+            self._spool.open()
+            self._counts.spool_ok = True
         except OSError as exc:
-            leftovers = []
             log.error("spool unavailable", spool_dir=str(self.settings.spool_dir), error=str(exc))
-        self._confirmed = Position(leftovers[0], 0) if leftovers else self._spool.position
-        self._lowest_segment = self._confirmed.segment
-        self._durable = self._spool.position
-        self._backlog = bool(leftovers)
-        self.stats.db_up = self._probe_database()
+        self._loader.start(self._spool.position)
         self._running = True
-        self._threads = [
-            threading.Thread(target=self._sync_loop, name="provproxy-spool-sync", daemon=True),
-            threading.Thread(target=self._loader_loop, name="provproxy-loader", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._sync_thread = threading.Thread(target=self._sync_loop, name="provproxy-spool-sync", daemon=True)
+        self._sync_thread.start()
         # Leftovers from an earlier run go into the database before anything new (if it is up),
         # and the chain head is read now rather than on the first call's path.
-        await asyncio.to_thread(self._first_replay_done.wait)
+        await self._loader.wait_ready()
         if self.chainer is not None:
             await asyncio.to_thread(self._seal, [])
 
     async def stop(self) -> None:
-        """Sync the spool, and drain it into the database (if it is up)."""
+        """Sync the spool, and let the loader drain it into the database (if it is up)."""
         if not self._running:
             return
         self._running = False
         self._written.set()
-        sync_thread, loader_thread = self._threads
-        await asyncio.to_thread(sync_thread.join)
-        self._handoff.put(_STOP)
-        await asyncio.to_thread(loader_thread.join)
+        assert self._sync_thread is not None
+        await asyncio.to_thread(self._sync_thread.join)
         self._spool.close()
         if self._held:
-            self.stats.events_dropped += len(self._held)
+            self._counts.events_dropped += len(self._held)
             log.error("events lost at shutdown: neither spool nor database available", count=len(self._held))
-        if not self._backlog:  # everything spooled is in the database
-            self._remove_confirmed_segments(including=self._spool.position.segment)
-        if self._engine is not None:
-            self._engine.dispose()
+        await asyncio.to_thread(self._loader.stop, self._spool.position, LOADER_STOP_TIMEOUT_S)
+        self._loader.close()
+        if self._inserter is not None:
+            self._inserter.engine.dispose()
 
     # -- request path (the caller's thread) -------------------------------------------------
 
@@ -287,7 +217,7 @@ class DurableRecorder:
                 payload = encode_record(pair)
             except Exception:  # unencodable: nothing can keep it; say so rather than hide it
                 log.exception("event could not be encoded; dropped", id=event.id)
-                self.stats.events_dropped += 1
+                self._counts.events_dropped += 1
                 if wait:
                     raise NotDurable("event could not be encoded") from None
                 return None
@@ -333,14 +263,13 @@ class DurableRecorder:
         try:
             start, end = self._spool.write([payload for _, payload in records])
         except OSError as exc:
-            if self.stats.spool_ok:
+            if self._counts.spool_ok:
                 log.error("spool write failed", error=str(exc))
-            self.stats.spool_ok = False
+            self._counts.spool_ok = False
             raise
-        self.stats.spool_ok = True
-        self.stats.events_spooled += len(records)
-        self._batch_number += 1
-        self._handoff.put(_Batch(self._batch_number, [pair for pair, _ in records], start, end))
+        self._counts.spool_ok = True
+        self._counts.events_spooled += len(records)
+        self._loader.publish(end)
         return start, end
 
     # -- sync thread -----------------------------------------------------------------------
@@ -350,15 +279,18 @@ class DurableRecorder:
 
         The thread runs on its own timer, so the request path does not signal it per
         event; only after a round with nothing written does it sleep until woken (see
-        ``_sync_idle``). In "fsync" mode it syncs as soon as anything is written."""
+        ``_sync_idle``), and at least every ``LOADER_WATCH_INTERVAL_S``, to replace a loader
+        process that died. In "fsync" mode it syncs as soon as anything is written."""
         gather = self.settings.spool_sync_interval_ms / 1000 if self.settings.durability == "write" else 0.0
         synced = self._spool.position
         while True:
             if gather and self._running:
                 time.sleep(gather)
             stopping = not self._running
+            if not stopping:
+                self._loader.restart_if_dead()
             if not stopping and not self._held and self._spool.position == synced:
-                if not self.stats.spool_ok:
+                if not self._counts.spool_ok:
                     self._probe_when_unavailable()
                 self._sleep_until_written(synced)
                 continue
@@ -372,8 +304,8 @@ class DurableRecorder:
     def _sleep_until_written(self, synced: Position) -> None:
         self._sync_idle = True  # from now on a write wakes this thread
         if self._spool.position == synced and self._running:  # nothing slipped in meanwhile
-            retrying = not self.stats.spool_ok
-            self._written.wait(timeout=self.settings.writer_flush_interval_s if retrying else None)
+            retrying = not self._counts.spool_ok
+            self._written.wait(self.settings.writer_flush_interval_s if retrying else LOADER_WATCH_INTERVAL_S)
         self._sync_idle = False
         self._written.clear()
 
@@ -382,12 +314,12 @@ class DurableRecorder:
             synced = self._spool.sync()
         except OSError as exc:
             log.error("spool sync failed; moving to a new segment", error=str(exc))
-            self.stats.spool_ok = False
+            self._counts.spool_ok = False
             with self._write_lock:
                 waiters, self._fsync_waiters = self._fsync_waiters, []
             _settle([(future, loop) for _, future, loop in waiters], NotDurable(f"spool sync: {exc}"))
             return
-        self.stats.spool_syncs += 1
+        self._counts.spool_syncs += 1
         with self._write_lock:
             done = [w for w in self._fsync_waiters if w[0] <= synced]
             if done:
@@ -422,11 +354,15 @@ class DurableRecorder:
 
     def _store_directly(self, pairs: list[RowPair]) -> str | None:
         """The spool is broken: make the events durable in the database from this thread."""
+        assert self._inserter is not None
         try:
-            self._insert(pairs)
-        except _DatabaseDown as exc:
+            result = self._inserter.insert(pairs)
+        except DatabaseDown as exc:
+            self._db_reachable = False
             return f"spool and database unavailable: {exc}"
-        self.stats.events_written += len(pairs)
+        self._db_reachable = True
+        self._counts.events_written += len(pairs)
+        self._counts.events_rejected += result.rejected
         return None
 
     def _hold_again(self, held: list[_Held]) -> None:
@@ -434,7 +370,7 @@ class DurableRecorder:
         merged = held + self._held
         if len(merged) > MAX_HELD_EVENTS:
             dropped = len(merged) - MAX_HELD_EVENTS
-            self.stats.events_dropped += dropped
+            self._counts.events_dropped += dropped
             log.error("events dropped: spool and database unavailable", count=dropped)
             merged = merged[:MAX_HELD_EVENTS]
         self._held = merged
@@ -444,235 +380,15 @@ class DurableRecorder:
         with self._write_lock:
             try:
                 self._spool.ensure_open()
-                self.stats.spool_ok = True
+                self._counts.spool_ok = True
             except OSError:
                 pass
-        if not self.stats.spool_ok and not self.stats.db_up:
-            self.stats.db_up = self._probe_database()
-
-    # -- loader thread -------------------------------------------------------------------
-
-    def _loader_loop(self) -> None:
-        stopping = False
-        self._replay_if_due(force=True)
-        self._first_replay_done.set()
-        while not stopping:
-            batches, stopping = self._take_batches()
-            try:
-                if not self._backlog:
-                    self._load(batches)
-                self._replay_if_due(force=stopping)
-                self._remove_confirmed_segments()
-            except Exception:
-                log.exception("loader thread error")
-                self._backlog = True
-
-    def _take_batches(self) -> tuple[list[_Batch], bool]:
-        """Handed-over batches, up to ``writer_batch_size`` rows.
-
-        After the first, linger up to ``writer_load_linger_s`` unless a full batch is
-        already waiting: at low rates each spool batch is one event, and one
-        transaction per event costs far more than the insert itself."""
-        batches: list[_Batch] = []
-        rows = 0
-        limit = self.settings.writer_batch_size
-        try:
-            item = self._handoff.get(timeout=self.settings.writer_retry_interval_s)
-        except queue.Empty:
-            return batches, False
-        lingered = False
-        while True:
-            if item is _STOP:
-                return batches, True
-            assert isinstance(item, _Batch)
-            batches.append(item)
-            rows += len(item.pairs)
-            self._durable, self._durable_number = item.end, item.number
-            if rows >= limit:
-                return batches, False
-            try:
-                item = self._handoff.get_nowait()
-            except queue.Empty:
-                if lingered or self._backlog:
-                    return batches, False
-                lingered = True
-                time.sleep(self.settings.writer_load_linger_s)
-                try:
-                    item = self._handoff.get_nowait()
-                except queue.Empty:
-                    return batches, False
-
-    def _load(self, batches: list[_Batch]) -> None:
-        """The fast path: insert batches straight from memory, in spool order."""
-        fresh = [b for b in batches if b.number >= self._next_number]
-        if not fresh:
-            return
-        if fresh[0].number != self._next_number:
-            self._backlog = True  # a batch went missing from memory: the spool has it
-            return
-        pairs = [pair for batch in fresh for pair in batch.pairs]
-        try:
-            self._insert(pairs)
-        except _DatabaseDown:
-            self._backlog = True
-            return
-        self.stats.events_written += len(pairs)
-        self._confirmed, self._next_number = fresh[-1].end, fresh[-1].number + 1
-
-    def _replay_if_due(self, force: bool = False) -> None:
-        if not self._backlog:
-            return
-        now = time.monotonic()
-        if not force and now - self._last_attempt < self.settings.writer_retry_interval_s:
-            return
-        self._last_attempt = now
-        try:
-            self._replay()
-        except _DatabaseDown:
-            return
-        except OSError as exc:
-            log.error("spool replay failed", error=str(exc))
-            return
-        self._backlog = False
-        self._next_number = self._durable_number + 1
-        log.info("spool replayed into the database", confirmed=tuple(self._confirmed))
-
-    def _replay(self) -> None:
-        """Insert every spooled record from the confirmed position up to the durable end."""
-        limit = self.settings.writer_batch_size
-        for segment in self._spool.segments():
-            if segment < self._confirmed.segment or segment > self._durable.segment:
-                continue
-            start = self._confirmed.offset if segment == self._confirmed.segment else 0
-            end = self._durable.offset if segment == self._durable.segment else None
-            chunk: list[RowPair] = []
-            offset = start
-            for payload, offset in self._spool.read(segment, start, end):
-                chunk.append(decode_record(payload))
-                if len(chunk) >= limit:
-                    self._replay_chunk(chunk, Position(segment, offset))
-                    chunk = []
-            self._replay_chunk(chunk, Position(segment, offset))
-        self._confirmed = max(self._confirmed, self._durable)
-
-    def _replay_chunk(self, chunk: list[RowPair], end: Position) -> None:
-        if chunk:
-            self._insert(chunk)
-            self.stats.events_written += len(chunk)
-            self.stats.spool_replayed += len(chunk)
-        self._confirmed = max(self._confirmed, end)
-
-    def _remove_confirmed_segments(self, including: int | None = None) -> None:
-        last = self._confirmed.segment - 1 if including is None else including
-        if last < self._lowest_segment:
-            return  # nothing new confirmed: spare the directory listing
-        doomed = [s for s in self._spool.segments() if s <= last]
-        if doomed and not self._database_synced():
-            return
-        try:
-            self._remember_chain_head(doomed)
-        except OSError as exc:  # keep the segments: they still tell the chain head
-            log.error("chain head not saved; spool segments kept", error=str(exc))
-            return
-        for segment in doomed:
-            self._spool.remove(segment)
-        self._lowest_segment = last + 1
-
-    # -- database ------------------------------------------------------------------------
-
-    def _insert(self, pairs: Sequence[RowPair]) -> None:
-        """Insert idempotently in one transaction; isolate rows the database refuses as invalid."""
-        assert self._engine is not None
-        try:
-            with self._engine.begin() as conn:
-                _insert_pairs(conn, pairs)
-        except SQLAlchemyError as exc:
-            if not _is_invalid_data(exc):
-                self._database_lost(exc)
-                raise _DatabaseDown(str(exc)) from exc
-            self._insert_one_by_one(pairs)
-        self.stats.db_up = True
-
-    def _insert_one_by_one(self, pairs: Sequence[RowPair]) -> None:
-        assert self._engine is not None
-        for pair in pairs:
-            try:
-                with self._engine.begin() as conn:
-                    _insert_pairs(conn, [pair])
-            except SQLAlchemyError as exc:
-                if not _is_invalid_data(exc):
-                    self._database_lost(exc)
-                    raise _DatabaseDown(str(exc)) from exc
-                self._reject(pair, exc)
-
-    def _reject(self, pair: RowPair, exc: Exception) -> None:
-        """Keep a record the database will never take where an operator can find it (one JSON a line)."""
-        fd = os.open(self._spool.directory / REJECTED_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, record_json(pair) + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self.stats.events_rejected += 1
-        log.error("event refused by the database; kept in the rejected spool", error=str(exc).splitlines()[0])
-
-    def _database_lost(self, exc: Exception) -> None:
-        if self.stats.db_up:
-            log.warning("database unavailable; spooling", error=str(exc).splitlines()[0])
-        self.stats.db_up = False
-
-    def _probe_database(self) -> bool:
-        assert self._engine is not None
-        try:
-            with self._engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            return False
-        return True
-
-    def _database_synced(self) -> bool:
-        """True when what the database confirmed would survive a power cut (SQLite: WAL checkpointed)."""
-        assert self._engine is not None
-        if self._engine.dialect.name != "sqlite":
-            return True
-        try:
-            with self._engine.connect() as conn:
-                busy, wal_frames, checkpointed = conn.execute(text("PRAGMA wal_checkpoint(PASSIVE)")).one()
-        except SQLAlchemyError:
-            return False
-        return bool(busy == 0 and wal_frames == checkpointed)
+        if not self._counts.spool_ok and not self.stats.db_up:
+            assert self._inserter is not None
+            self._db_reachable = self._inserter.reachable()
 
     def snapshot(self) -> dict[str, Any]:
         return {**asdict(self.stats), "queue_depth": self.queue_depth}
-
-
-def _insert_pairs(conn: Connection, pairs: Sequence[RowPair]) -> None:
-    """Plain Core ``executemany`` (no ORM objects), duplicates ignored: a replay may repeat rows."""
-    events, bodies = split(pairs)
-    if events:
-        conn.execute(_insert_ignoring_duplicates(conn.dialect.name, EventRow.__table__), events)
-    if bodies:
-        conn.execute(_insert_ignoring_duplicates(conn.dialect.name, EventBodyRow.__table__), bodies)
-
-
-@functools.cache
-def _insert_ignoring_duplicates(dialect: str, table: Table) -> Insert:
-    """Built once per dialect and table (SQLAlchemy then reuses its compiled form).
-
-    Only a repeated primary key is a duplicate (a replayed row). Any other conflict, e.g.
-    a chain position already taken, is an error: the row goes to the rejected file,
-    where it is counted and kept, instead of vanishing."""
-    key = list(table.primary_key.columns)
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
-
-
-def _is_invalid_data(exc: SQLAlchemyError) -> bool:
-    """Errors a retry cannot fix (a bad row), as opposed to an unavailable database."""
-    if isinstance(exc, IntegrityError | DataError):
-        return True
-    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
 
 
 def _settle(waiters: Sequence[_Waiter], error: Exception | None) -> None:

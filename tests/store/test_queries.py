@@ -6,10 +6,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from proxy.events import Event
+from proxy.store.inserts import insert_pairs
 from proxy.store.models import EventBodyRow, EventRow
 from proxy.store.queries import EventFilter, get_event, list_events, purge
 from proxy.store.rows import body_row, event_row
-from proxy.store.writer import _insert_pairs
 from tests.store.conftest import make_event
 
 NOW = datetime.now(UTC)
@@ -17,7 +17,7 @@ NOW = datetime.now(UTC)
 
 def store(engine: Engine, events: list[Event]) -> None:
     with engine.begin() as conn:
-        _insert_pairs(conn, [(event_row(e), body_row(e, "full")) for e in events])
+        insert_pairs(conn, [(event_row(e), body_row(e, "full")) for e in events])
 
 
 def seed(engine: Engine) -> dict[str, Event]:

@@ -1,0 +1,344 @@
+"""The loader: a separate process that moves spooled events into the database.
+
+The spool is the queue. The recorder (in the proxy process) writes each event to
+it and publishes how far it has written; the loader reads the new records, inserts
+them in batches, and deletes the segments the database has confirmed. It runs in
+its own process so that its work, SQLAlchemy and the database driver, never holds
+the proxy's GIL: as a thread it delayed the request path by a few hundred
+microseconds a call, and by milliseconds during each batch.
+
+The two processes share a few words of memory (:class:`LoaderState`, a memfd:
+the written position one way, counters the other) and a pipe: the loader's
+stdin. ``stop`` on it means "load everything written, then exit"; end of file
+without it means the proxy died, and the loader exits at once (the spool keeps
+everything for the next start). A lock on the spool directory makes a loader
+left over from a killed proxy finish before the next one starts.
+
+While the database is down the loader retries every ``writer_retry_interval_s``
+from the last confirmed position; on start it first loads whatever an earlier run,
+even one killed with ``kill -9``, left behind.
+
+    python -m proxy.store.loader   (started by the recorder, never by hand)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import mmap
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+
+from proxy.config import Settings
+from proxy.logs import configure_logging
+from proxy.store.chain_head import remember_chain_head
+from proxy.store.db import create_db_engine
+from proxy.store.inserts import DatabaseDown, EventInserter
+from proxy.store.rows import RowPair, decode_record
+from proxy.store.spool import Position, Spool
+
+log = structlog.get_logger("provproxy.store")
+
+# The settings the loader needs: the only ones sent to it (never vendor keys).
+LOADER_SETTINGS = {
+    "database_url",
+    "database_busy_timeout_ms",
+    "spool_dir",
+    "spool_segment_bytes",
+    "writer_batch_size",
+    "writer_load_linger_s",
+    "writer_retry_interval_s",
+    "loader_nice",
+    "log_level",
+}
+# A loader that died is restarted, but not more often than this.
+RESTART_PAUSE_S = 1.0
+_OFFSET_BITS = 40  # a position is one 64-bit word: segment << 40 | offset (segments are far below 1 TB)
+
+
+class LoaderState:
+    """64-bit slots in shared memory; each slot has one writer.
+
+    A slot is read and written as one aligned 8-byte word, which 64-bit machines
+    never tear, so no lock is needed."""
+
+    SLOTS = (
+        "written",  # proxy → loader: the spool position every record before which is complete
+        "ready",  # loader → proxy: 1 once the first round (leftovers of earlier runs) is done
+        "db_up",
+        "events_written",  # inserted (new or replayed; duplicates ignored)
+        "spool_replayed",  # of those, loaded after an outage or left by an earlier run
+        "events_rejected",  # refused by the database as invalid; kept in rejected.jsonl
+        "transactions",
+    )
+
+    SIZE = 8 * len(SLOTS)
+
+    def __init__(self, fd: int) -> None:
+        self._map = mmap.mmap(fd, self.SIZE)
+        self._slots = memoryview(self._map).cast("q")
+        self._index = {name: i for i, name in enumerate(self.SLOTS)}
+
+    def __getitem__(self, name: str) -> int:
+        return int(self._slots[self._index[name]])
+
+    def __setitem__(self, name: str, value: int) -> None:
+        self._slots[self._index[name]] = value
+
+    def position(self, name: str) -> Position:
+        word = self[name]
+        return Position(word >> _OFFSET_BITS, word & ((1 << _OFFSET_BITS) - 1))
+
+    def set_position(self, name: str, position: Position) -> None:
+        self[name] = position.segment << _OFFSET_BITS | position.offset
+
+    def close(self) -> None:
+        self._slots.release()
+        self._map.close()
+
+
+class LoaderProcess:
+    """The proxy's handle on its loader process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state: LoaderState | None = None
+        self._state_fd = -1
+        self._started = 0.0
+        self._final: dict[str, int] = {}  # the counters, kept when the shared memory is gone
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, written: Position) -> None:
+        self._state_fd = os.memfd_create("provproxy-loader-state")
+        os.ftruncate(self._state_fd, LoaderState.SIZE)
+        self.state = LoaderState(self._state_fd)
+        self.state.set_position("written", written)
+        self._spawn()
+
+    def _spawn(self) -> None:
+        """Start a loader process on the shared state (a replacement shares its predecessor's counters)."""
+        assert self.state is not None
+        self.state["ready"] = 0
+        self._started = time.monotonic()
+        config = {**self.settings.model_dump(mode="json", include=LOADER_SETTINGS), "state_fd": self._state_fd}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "proxy.store.loader"], stdin=subprocess.PIPE, pass_fds=(self._state_fd,)
+        )
+        assert self._process.stdin is not None
+        self._process.stdin.write(orjson.dumps(config) + b"\n")
+        self._process.stdin.flush()
+
+    async def wait_ready(self) -> None:
+        """Until the loader has loaded what earlier runs left (or found the database down)."""
+        assert self.state is not None and self._process is not None
+        while not self.state["ready"]:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the loader process exited with {self._process.returncode}")
+            await asyncio.sleep(0.01)
+
+    def publish(self, written: Position) -> None:
+        assert self.state is not None
+        self.state.set_position("written", written)
+
+    def restart_if_dead(self) -> None:
+        """A loader that died (killed, out of memory) is replaced; the spool kept its work."""
+        process = self._process
+        if process is None or process.poll() is None or time.monotonic() - self._started < RESTART_PAUSE_S:
+            return
+        log.error("loader process died; restarting it", returncode=process.returncode)
+        self._spawn()
+
+    def stop(self, written: Position, timeout_s: float) -> bool:
+        """Ask the loader to load everything up to ``written`` and exit; True if it did in time."""
+        if self._process is None:
+            return True
+        self.publish(written)
+        process, self._process = self._process, None
+        assert process.stdin is not None
+        try:
+            process.stdin.write(b"stop\n")
+            process.stdin.close()
+        except OSError:
+            pass  # already gone
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            log.error("loader did not finish in time; the spool keeps the rest", timeout_s=timeout_s)
+            process.kill()
+            process.wait()
+            return False
+        return process.returncode == 0
+
+    def get(self, name: str) -> int:
+        return self.state[name] if self.state is not None else self._final.get(name, 0)
+
+    def close(self) -> None:
+        if self.state is not None:
+            self._final = {name: self.state[name] for name in LoaderState.SLOTS}
+            self.state.close()
+            os.close(self._state_fd)
+            self.state = None
+
+
+class Loader:
+    """The loader process's work: load what the proxy wrote, delete what is confirmed."""
+
+    def __init__(self, settings: Settings, state: LoaderState) -> None:
+        self.settings = settings
+        self.state = state
+        self.spool = Spool(Path(settings.spool_dir), settings.spool_segment_bytes)  # read and delete only
+        self.inserter = EventInserter(
+            create_db_engine(settings.database_url, settings.database_busy_timeout_ms), self.spool.directory
+        )
+        self.wake = threading.Event()
+        self.stop_requested = False
+        self.proxy_gone = False
+        self.confirmed = Position(0, 0)
+        self.database_down = False
+        self.recovering = False  # loading what an outage or an earlier run left: counted as replayed
+        self._lowest_segment = 0  # no segment below this one is left
+
+    def listen(self) -> None:
+        """Read the proxy's commands from stdin (a thread): ``stop``, or end of file when it died."""
+        for line in sys.stdin.buffer:
+            if line.strip() == b"stop":
+                self.stop_requested = True
+                self.wake.set()
+        if not self.stop_requested:
+            self.proxy_gone = True
+        self.wake.set()
+
+    def run_exclusively(self) -> None:
+        """:meth:`run`, once no other loader works on this spool (one of a killed proxy finishes first)."""
+        while not (self.proxy_gone or self.stop_requested):
+            try:
+                directory = os.open(self.spool.directory, os.O_RDONLY | os.O_DIRECTORY)
+                break
+            except OSError as exc:  # the recorder stores events directly meanwhile
+                log.error("spool directory unavailable to the loader", error=str(exc))
+                self.state["ready"] = 1
+                self.wake.wait(self.settings.writer_retry_interval_s)
+        else:
+            return
+        try:
+            fcntl.flock(directory, fcntl.LOCK_EX)
+            self.run()
+        finally:
+            os.close(directory)
+
+    def run(self) -> None:
+        leftovers = self.spool.segments()
+        written = self.state.position("written")
+        self.confirmed = Position(leftovers[0], 0) if leftovers else written
+        self._lowest_segment = self.confirmed.segment
+        self.recovering = bool(leftovers) and leftovers[0] < written.segment
+        first_round = True
+        while not self.proxy_gone:
+            stopping = self.stop_requested
+            target = self.state.position("written")
+            caught_up = self._load_up_to(target)
+            if first_round:
+                self.state["ready"] = 1
+                first_round = False
+            self._remove_confirmed_segments(target, final=stopping and caught_up)
+            if stopping:
+                return
+            pause = self.settings.writer_load_linger_s if caught_up else self.settings.writer_retry_interval_s
+            self.wake.wait(pause)
+            self.wake.clear()
+
+    def _load_up_to(self, target: Position) -> bool:
+        """Insert every record from the confirmed position up to ``target``; False if the database is down."""
+        if self.confirmed >= target:
+            if not self.state["db_up"]:  # nothing to load: find out whether there would be a database
+                self.state["db_up"] = int(self.inserter.reachable())
+            return True
+        try:
+            for segment in self.spool.segments():
+                if segment < self.confirmed.segment or segment > target.segment:
+                    continue
+                start = self.confirmed.offset if segment == self.confirmed.segment else 0
+                end = target.offset if segment == target.segment else None
+                chunk: list[RowPair] = []
+                offset = start
+                for payload, offset in self.spool.read(segment, start, end):
+                    chunk.append(decode_record(payload))
+                    if len(chunk) >= self.settings.writer_batch_size:
+                        self._insert(chunk, Position(segment, offset))
+                        chunk = []
+                self._insert(chunk, Position(segment, offset))
+        except DatabaseDown as exc:
+            if not self.database_down:
+                log.warning("database unavailable; events wait in the spool", error=str(exc))
+            self.database_down = self.recovering = True
+            self.state["db_up"] = 0
+            return False
+        except OSError as exc:
+            log.error("spool read failed", error=str(exc))
+            return False
+        if self.database_down:
+            log.info("database available again; spool loaded", confirmed=tuple(target))
+        self.database_down = False
+        self.state["db_up"] = 1
+        self.confirmed = max(self.confirmed, target)
+        self.recovering = False
+        return True
+
+    def _insert(self, chunk: list[RowPair], end: Position) -> None:
+        if chunk:
+            result = self.inserter.insert(chunk)
+            self.state["events_written"] += len(chunk)
+            self.state["events_rejected"] += result.rejected
+            self.state["transactions"] += result.transactions
+            if self.recovering:
+                self.state["spool_replayed"] += len(chunk)
+        self.confirmed = max(self.confirmed, end)
+
+    def _remove_confirmed_segments(self, target: Position, final: bool) -> None:
+        """Delete segments wholly in the database; never the one the proxy writes into, until it stopped."""
+        last = self.confirmed.segment if final else min(self.confirmed.segment, target.segment) - 1
+        if last < self._lowest_segment:
+            return  # nothing new confirmed: spare the directory listing
+        doomed = [s for s in self.spool.segments() if s <= last]
+        if doomed and not self.inserter.synced():
+            return
+        try:
+            remember_chain_head(self.spool, doomed)
+        except OSError as exc:  # keep the segments: they still tell the chain head
+            log.error("chain head not saved; spool segments kept", error=str(exc))
+            return
+        for segment in doomed:
+            self.spool.remove(segment)
+        self._lowest_segment = last + 1
+
+
+def main() -> None:
+    # Ctrl-C or a service manager's SIGTERM reach the whole group: the proxy stops the loader in
+    # order (it drains the spool first); a proxy that dies closes this stdin, and the loader exits.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    config: dict[str, Any] = orjson.loads(sys.stdin.buffer.readline())
+    state = LoaderState(config.pop("state_fd"))
+    settings = Settings(_env_file=None, **config)  # type: ignore[call-arg]
+    configure_logging(settings.log_level)
+    os.nice(settings.loader_nice)
+    loader = Loader(settings, state)
+    threading.Thread(target=loader.listen, name="provproxy-loader-commands", daemon=True).start()
+    try:
+        loader.run_exclusively()
+    finally:
+        loader.inserter.engine.dispose()
+        state.close()
+
+
+if __name__ == "__main__":
+    main()
