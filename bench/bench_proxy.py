@@ -51,6 +51,7 @@ BUDGET_CPU_MS_PER_REQUEST = 1.0
 BUDGET_MIN_RPS = 1000.0
 BUDGET_CPU_MS_PER_STREAM = 2.0
 BUDGET_ADDED_FIRST_BYTE_MS = 1.0
+BUDGET_RECORDING_ADDED_P50_MS = 0.3  # the recording issue's: rec=on vs rec=off, same run
 
 Figures = dict[str, float]
 
@@ -90,6 +91,30 @@ def machine_busy_s() -> tuple[float, list[float]]:
             else:
                 cores.append(busy)
     return total, cores
+
+
+def cpu_list(spec: str) -> set[int]:
+    """``taskset -c`` syntax: ``1``, ``0,1``, ``0-3``."""
+    cpus: set[int] = set()
+    for part in spec.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes ``pid`` started (the proxy's loader)."""
+    pids: list[int] = []
+    with contextlib.suppress(FileNotFoundError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(FileNotFoundError), open(f"/proc/{pid}/task/{task}/children") as f:
+                pids.extend(int(p) for p in f.read().split())
+    return pids
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU time of a process and the processes it started."""
+    return proc_cpu_s(pid) + sum(proc_cpu_s(child) for child in child_pids(pid))
 
 
 def children_cpu_s() -> float:
@@ -150,7 +175,8 @@ class Rig:
     stderr_files: list[Any] = field(default_factory=list)
 
     def our_pids(self) -> list[int]:
-        return [self.upstream.pid, *(p.proc.pid for p in self.proxies)]
+        proxies = [p.proc.pid for p in self.proxies]
+        return [self.upstream.pid, *proxies, *(child for pid in proxies for child in child_pids(pid))]
 
     def served(self) -> int:
         count: int = json.loads(http_get(self.upstream_url + "/stats"))["requests"]
@@ -230,6 +256,8 @@ def start_rig(args: argparse.Namespace) -> Rig:
             proxy = Proxy(name, port, proc)
             rig.proxies.append(proxy)
             wait_for(proxy.url + "/healthz", proc, proxy.name)
+            for loader in child_pids(proc.pid):  # it inherited the proxy's core; see --loader-cpu
+                os.sched_setaffinity(loader, cpu_list(args.loader_cpu))
     except BaseException:
         rig.close()
         raise
@@ -495,6 +523,7 @@ def measure(
 ) -> Figures:
     served0 = rig.served()
     proxy0 = proc_cpu_s(pid) if pid else 0.0
+    tree0 = tree_cpu_s(pid) if pid else 0.0
     upstream0 = proc_cpu_s(rig.upstream.pid)
     ours0 = sum(proc_cpu_s(p) for p in rig.our_pids()) + children_cpu_s()
     busy0, cores0 = machine_busy_s()
@@ -515,7 +544,9 @@ def measure(
     figures["upstream_cpu_ms_per_req"] = (proc_cpu_s(rig.upstream.pid) - upstream0) * 1000 / max(served, 1)
     if pid:
         proxy_cpu = proc_cpu_s(pid) - proxy0
-        figures["proxy_cpu_ms_per_req"] = proxy_cpu * 1000 / max(served, 1)
+        loader_cpu = tree_cpu_s(pid) - tree0 - proxy_cpu
+        figures["proxy_cpu_ms_per_req"] = (proxy_cpu + loader_cpu) * 1000 / max(served, 1)
+        figures["loader_cpu_ms_per_req"] = loader_cpu * 1000 / max(served, 1)
         figures["foreign_proxy_core"] = max(0.0, cores1[args.proxy_core] - cores0[args.proxy_core] - proxy_cpu) / wall
     figures["foreign_cores"] = max(0.0, (busy1 - busy0) - (ours1 - ours0)) / wall
     return figures
@@ -619,12 +650,14 @@ TABLE_ROWS: dict[str, list[tuple[str, str, bool]]] = {
         ("p99_ms", "p99 ms", True),
         ("rps", "req/s", False),
         ("proxy_cpu_ms_per_req", "proxy CPU ms/req", False),
+        ("loader_cpu_ms_per_req", "of which loader", False),
     ],
     "thr": [
         ("rps", "req/s", False),
         ("p50_ms", "p50 ms", True),
         ("p99_ms", "p99 ms", True),
         ("proxy_cpu_ms_per_req", "proxy CPU ms/req", False),
+        ("loader_cpu_ms_per_req", "of which loader", False),
     ],
     "stream": [
         ("ttfb_p50_ms", "TTFB p50 ms", True),
@@ -696,6 +729,28 @@ def check_budgets(summary: dict[str, Any], proxies: list[str]) -> list[str]:
     return verdicts
 
 
+def recording_cost(runs: list[dict[str, Any]]) -> list[str]:
+    """What recording adds to p50: rec=on − rec=off within each repeat (the two ran back to back)."""
+    verdicts = []
+    by_run = {(r["repeat"], r["test"], r["target"]): r["figures"] for r in runs}
+    for test in sorted({r["test"] for r in runs if r["test"].startswith("lat_c")}):
+        added = [
+            on["p50_ms"] - off["p50_ms"]
+            for (repeat, t, target), on in by_run.items()
+            if t == test and target == "proxy[rec=on]"
+            for off in [by_run.get((repeat, test, "proxy[rec=off]"))]
+            if off is not None
+        ]
+        if added:
+            stat = spread(added)
+            ok = stat["median"] <= BUDGET_RECORDING_ADDED_P50_MS
+            verdicts.append(
+                f"recording adds at {test}: p50 {stat['median']:+.3f} ms [{stat['min']:+.3f} – {stat['max']:+.3f}] "
+                f"over {len(added)} repeats (budget ≤ {BUDGET_RECORDING_ADDED_P50_MS}) {'ok' if ok else 'OVER'}"
+            )
+    return verdicts
+
+
 def print_profile(path: Path, top: int = 30) -> None:
     """The hottest functions of a py-spy raw (collapsed) profile: inclusive share, then self share."""
     inclusive: Counter[str] = Counter()
@@ -748,6 +803,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--record-modes", default="off,on", help="PROVPROXY_RECORD per proxy: off,on / off / on")
     parser.add_argument("--proxy-cpu", default="0", help="taskset core for the proxy")
     parser.add_argument("--load-cpu", default="1", help="taskset core(s) for wrk, the client and the upstream")
+    parser.add_argument(
+        "--loader-cpu",
+        default=None,
+        help="taskset core(s) for the proxy's loader process (default: --load-cpu). It is a separate "
+        "process, off the request path; on any multi-core host it runs beside the proxy",
+    )
     parser.add_argument("--upstream-port", type=int, default=18300)
     parser.add_argument("--proxy-port", type=int, default=18310, help="first proxy port (one per record mode)")
     parser.add_argument("--body-kb", type=int, default=64)
@@ -795,6 +856,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         for t in args.tests
     }
     args.proxy_core = int(args.proxy_cpu.split(",")[0].split("-")[0])
+    args.loader_cpu = args.loader_cpu or args.load_cpu
     if shutil.which("wrk") is None and any(t[:3] in ("lat", "thr") for t in args.tests):
         parser.error("wrk is not installed (apt-get install -y wrk)")
     return args
@@ -861,7 +923,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = summarise(runs, targets, args.tests)
     print()
     print_table(summary, targets, runs)
-    verdicts = check_budgets(summary, targets[1:])
+    verdicts = check_budgets(summary, targets[1:]) + recording_cost(runs)
     print("\n" + "\n".join(verdicts))
     if not wired:
         print("recording switch: not wired (no settings.record in proxy/); rec=on equals rec=off")

@@ -37,6 +37,8 @@ from proxy.metrics import Metrics
 from proxy.policy import PolicySource
 from proxy.principals import KeyPrincipalResolver
 from proxy.provenance import build_provenance, last_sealed_in_database
+from proxy.provenance.header import ProvenanceSigner
+from proxy.provenance.keys import load_or_create_signing_key
 from proxy.store.db import create_db_engine
 from proxy.store.writer import DurableRecorder
 
@@ -62,8 +64,9 @@ def build_components(settings: Settings) -> Components:
     engine = create_db_engine(settings.database_url, settings.database_busy_timeout_ms)
     principals = KeyPrincipalResolver(settings, engine)
     decider = PolicyDecider(PolicySource.from_settings(settings))
-    if not settings.record:  # benchmark baseline: everything but the write path
-        return Components(principals, decider, DiscardRecorder(), None, on_stop=[principals.close, engine.dispose])
+    if not settings.record:  # benchmark baseline: everything but the write path (and the chain it seals)
+        signer = ProvenanceSigner(load_or_create_signing_key(settings.signing_key_file))
+        return Components(principals, decider, DiscardRecorder(), signer, on_stop=[principals.close, engine.dispose])
 
     recorder: DurableRecorder
 

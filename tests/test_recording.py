@@ -290,6 +290,22 @@ def test_metadata_only_retention_keeps_no_bodies(start_proxy: ProxyFactory, fake
     assert event["body"] is None and event["request_sha256"]
 
 
+def test_the_benchmark_baseline_without_recording_still_tags_and_signs(
+    start_proxy: ProxyFactory, fake: FakeVendor
+) -> None:
+    """``PROVPROXY_RECORD=false`` (bench_proxy's rec=off) leaves out the write path only."""
+    proxy = start_proxy(record="false")
+    raw = json.dumps(MESSAGES).encode()
+    response = httpx.post(proxy.url + "/v1/messages", content=raw, headers=ANTHROPIC_HEADERS)
+    assert response.status_code == 200
+    keyring = load_keyring(Path(proxy.env["PROVPROXY_SIGNING_KEY_FILE"]))
+    request_sha = hashlib.sha256(raw).hexdigest()
+    assert verify_header_signature(
+        response.headers["x-provenance-signature"], response.headers["x-provenance-id"], request_sha, keyring
+    )
+    assert proxy.events(at_least=1, timeout=1.0) == []
+
+
 def test_recorded_calls_verify_and_export_as_attestations(start_proxy: ProxyFactory, fake: FakeVendor) -> None:
     proxy = start_proxy(checkpoint_every_events="3", checkpoint_every_s="0.2")
     ids = [_post(proxy, "/v1/messages", MESSAGES, ANTHROPIC_HEADERS).headers["x-provenance-id"] for _ in range(4)]
