@@ -743,11 +743,16 @@ def recording_cost(runs: list[dict[str, Any]]) -> list[str]:
         ]
         if added:
             stat = spread(added)
-            ok = stat["median"] <= BUDGET_RECORDING_ADDED_P50_MS
-            verdicts.append(
+            line = (
                 f"recording adds at {test}: p50 {stat['median']:+.3f} ms [{stat['min']:+.3f} – {stat['max']:+.3f}] "
-                f"over {len(added)} repeats (budget ≤ {BUDGET_RECORDING_ADDED_P50_MS}) {'ok' if ok else 'OVER'}"
+                f"over {len(added)} repeats"
             )
+            if test == "lat_c1":  # one call at a time: what recording adds to a call
+                ok = stat["median"] <= BUDGET_RECORDING_ADDED_P50_MS
+                line += f" (budget ≤ {BUDGET_RECORDING_ADDED_P50_MS}) {'ok' if ok else 'OVER'}"
+            else:  # calls queue on the one proxy core: about N × the CPU recording adds to each
+                line += " (no budget: the calls queue on one core)"
+            verdicts.append(line)
     return verdicts
 
 

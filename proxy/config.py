@@ -53,9 +53,12 @@ class Settings(BaseSettings):
     # How often the loader process looks for newly spooled events (all of them go into one
     # transaction). They are durable in the spool already; only their appearance in queries waits.
     writer_load_linger_s: float = 0.1
-    # The loader process's nice value: it is background work, and a batch it loads must not
-    # take a core from calls in flight for a whole scheduler slice (that was the p99 with it at 0).
-    loader_nice: int = Field(default=10, ge=0, le=19)
+    # The loader process's CPU priority. It is background work: a batch it loads must not hold
+    # a core that a call in flight (or its client, or its upstream) wakes up on, even for one
+    # scheduler slice. "idle" (Linux SCHED_IDLE): it runs when nothing else wants the core, and
+    # falls behind only while every core is busy (the spool keeps the events meanwhile);
+    # "low": nice 10; "normal": as the proxy.
+    loader_priority: Literal["idle", "low", "normal"] = "idle"
     # How often the writer retries a database it lost (events wait in the spool meanwhile).
     writer_retry_interval_s: float = 1.0
     spool_segment_bytes: int = 8 * 1024 * 1024

@@ -46,7 +46,7 @@ from proxy.events import Event
 from proxy.hooks import Chainer
 from proxy.store.chain_head import spooled_chain_head
 from proxy.store.db import create_db_engine
-from proxy.store.inserts import REJECTED_FILE, DatabaseDown, EventInserter
+from proxy.store.inserts import DatabaseDown, EventInserter
 from proxy.store.loader import LoaderProcess
 from proxy.store.rows import RowPair, body_row, encode_record, event_row, request_parts
 from proxy.store.spool import Position, Spool
@@ -61,7 +61,6 @@ MAX_PREPARED = 10_000
 LOADER_WATCH_INTERVAL_S = 1.0
 # How long stop() lets the loader finish loading the spool (what it leaves is loaded at the next start).
 LOADER_STOP_TIMEOUT_S = 60.0
-__all__ = ["REJECTED_FILE", "DurableRecorder", "NotDurable", "WriterStats"]
 
 
 class NotDurable(Exception):
@@ -79,6 +78,7 @@ class WriterStats:
     events_rejected: int = 0  # refused by the database as invalid; kept in rejected.jsonl
     events_dropped: int = 0  # lost: the spool and the database both failed for too long
     load_transactions: int = 0  # database transactions the loader needed for them
+    spool_backlog_bytes: int = 0  # about how much of the spool the loader has yet to load
     db_up: bool = False
     spool_ok: bool = False
 
@@ -133,6 +133,7 @@ class DurableRecorder:
             events_rejected=self._counts.events_rejected + loader.get("events_rejected"),
             events_dropped=self._counts.events_dropped,
             load_transactions=loader.get("transactions"),
+            spool_backlog_bytes=loader.backlog_bytes(),
             db_up=bool(loader.get("db_up")) or self._db_reachable,
             spool_ok=self._counts.spool_ok,
         )

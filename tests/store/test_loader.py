@@ -1,4 +1,4 @@
-"""The loader process: replaced when it dies, gone when the proxy dies, niced, never loading twice at once."""
+"""The loader process: replaced when it dies, gone when the proxy dies, at background priority."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from proxy.config import Settings
 from proxy.store.writer import DurableRecorder
 from tests.store.conftest import make_event
-from tests.store.helpers import event_ids, wait_until
+from tests.store.helpers import database_outage, event_ids, wait_until
 
 pytestmark = pytest.mark.anyio
 REPO = Path(__file__).resolve().parents[2]
@@ -63,15 +63,34 @@ async def test_a_killed_loader_is_replaced_and_nothing_is_lost(settings: Setting
     assert has_exited(replacement)
 
 
-async def test_the_loader_runs_niced(settings: Settings) -> None:
-    recorder = DurableRecorder(settings.model_copy(update={"loader_nice": 7}))
+@pytest.mark.parametrize(("priority", "policy", "nice"), [("idle", os.SCHED_IDLE, 0), ("low", os.SCHED_OTHER, 10)])
+async def test_the_loader_runs_at_background_priority(
+    settings: Settings, priority: str, policy: int, nice: int
+) -> None:
+    recorder = DurableRecorder(settings.model_copy(update={"loader_priority": priority}))
     await recorder.start()
     try:
-        fields = Path(f"/proc/{loader_of(os.getpid())}/stat").read_text().rsplit(")", 1)[1].split()
+        loader = loader_of(os.getpid())
+        assert os.sched_getscheduler(loader) == policy
         own_nice = os.getpriority(os.PRIO_PROCESS, 0)
-        assert int(fields[16]) == min(19, own_nice + 7)  # field 19 of stat: nice
+        assert os.getpriority(os.PRIO_PROCESS, loader) == min(19, own_nice + nice)
     finally:
         await recorder.stop()
+
+
+async def test_the_backlog_shows_while_the_database_is_down(
+    settings: Settings, engine: Engine, database_url: str, request: pytest.FixtureRequest
+) -> None:
+    recorder = DurableRecorder(settings)
+    await recorder.start()
+    with database_outage(database_url, request):
+        for e in [make_event(completion_text="x" * 200) for _ in range(20)]:
+            await recorder.commit(e)
+        await wait_until(lambda: not recorder.stats.db_up, what="the loader noticing the outage")
+        assert recorder.stats.spool_backlog_bytes > 0
+    await wait_until(lambda: recorder.stats.spool_backlog_bytes == 0, what="the backlog loaded")
+    await recorder.stop()
+    assert len(event_ids(engine)) == 20
 
 
 def test_the_loader_exits_when_the_proxy_is_killed(settings: Settings, engine: Engine) -> None:

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from proxy.config import Settings
 from proxy.events import Event
+from proxy.store.inserts import REJECTED_FILE
 from proxy.store.queries import get_event
-from proxy.store.writer import REJECTED_FILE, DurableRecorder, NotDurable
+from proxy.store.writer import DurableRecorder, NotDurable
 from tests.store.conftest import make_event, make_settings
 from tests.store.helpers import database_outage, event_ids, wait_until
 
