@@ -177,6 +177,7 @@ class Checkpointer:
         self._tables: ProvenanceTables | None = None
         self._frontier: MerkleFrontier | None = None
         self._head_hash = GENESIS_HASH  # record hash at seq == frontier.size
+        self._next_wake_seq: int | None = None  # the sealed seq at which to wake up next
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -185,10 +186,17 @@ class Checkpointer:
     # --- triggers -------------------------------------------------------------
 
     def notify_sealed(self, last_seq: int) -> None:
-        """HashChain's ``on_sealed``: wake up once N events are past the last checkpoint."""
-        frontier = self._frontier
-        covered = frontier.size if frontier is not None else 0
-        if last_seq - covered >= self._every_events:
+        """HashChain's ``on_sealed``: wake up once every N sealed events.
+
+        Counted in sealed events, not from the last checkpoint: sealed events reach the
+        database a little later, and a checkpoint covers only committed ones, so while the
+        database lags N behind, "N past the last checkpoint" would wake the thread on every
+        event, for nothing."""
+        if self._next_wake_seq is None:
+            frontier = self._frontier
+            self._next_wake_seq = (frontier.size if frontier is not None else 0) + self._every_events
+        if last_seq >= self._next_wake_seq:
+            self._next_wake_seq = last_seq + self._every_events
             self._wake.set()
 
     def start(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -275,3 +276,26 @@ def test_checkpoints_by_rotated_keys_all_verify(store: Store, tmp_path: Path) ->
     assert verify_database(store.engine, keyring).ok
     only_new = verify_database(store.engine, Keyring([new_key.public_key])).finding
     assert only_new is not None and only_new.kind == "checkpoint_invalid"
+
+
+def test_checkpointer_wakes_once_per_n_sealed_events_while_the_database_lags(
+    store: Store, signing_key: SigningKey
+) -> None:
+    """Sealed events reach the database later than they are sealed; a checkpointer that
+    counted from its last checkpoint would try (and find nothing) on every event meanwhile."""
+    attempts = 0
+
+    class Counting(Checkpointer):
+        def checkpoint_now(self) -> None:
+            nonlocal attempts
+            attempts += 1
+
+    checkpointer = Counting(store.engine, signing_key, store.checkpoint_dir, every_events=10, every_s=3600)
+    checkpointer.start()
+    try:
+        for seq in range(1, 101):  # nothing reaches the database: its frontier stays at 0
+            checkpointer.notify_sealed(seq)
+            time.sleep(0.002)  # long enough for a woken thread to run before the next event
+    finally:
+        checkpointer.stop()
+    assert 5 <= attempts <= 11, f"{attempts} checkpoint attempts for 100 sealed events, every 10"
