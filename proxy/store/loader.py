@@ -159,7 +159,11 @@ class LoaderProcess:
         if process is None or process.poll() is None or time.monotonic() - self._started < RESTART_PAUSE_S:
             return
         log.error("loader process died; restarting it", returncode=process.returncode)
-        self._spawn()
+        self._started = time.monotonic()
+        try:
+            self._spawn()
+        except OSError as exc:  # tried again after RESTART_PAUSE_S; the spool keeps the events
+            log.error("loader process could not be started", error=str(exc))
 
     def stop(self, written: Position, timeout_s: float) -> bool:
         """Ask the loader to load everything up to ``written`` and exit; True if it did in time."""
