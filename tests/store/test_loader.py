@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from proxy.config import Settings
 from proxy.store.writer import DurableRecorder
 from tests.store.conftest import make_event
-from tests.store.helpers import database_outage, event_ids, wait_until
+from tests.store.helpers import event_ids, wait_until
 
 pytestmark = pytest.mark.anyio
 REPO = Path(__file__).resolve().parents[2]
@@ -76,21 +76,6 @@ async def test_the_loader_runs_at_background_priority(
         assert os.getpriority(os.PRIO_PROCESS, loader) == min(19, own_nice + nice)
     finally:
         await recorder.stop()
-
-
-async def test_the_backlog_shows_while_the_database_is_down(
-    settings: Settings, engine: Engine, database_url: str, request: pytest.FixtureRequest
-) -> None:
-    recorder = DurableRecorder(settings)
-    await recorder.start()
-    with database_outage(database_url, request):
-        for e in [make_event(completion_text="x" * 200) for _ in range(20)]:
-            await recorder.commit(e)
-        await wait_until(lambda: not recorder.stats.db_up, what="the loader noticing the outage")
-        assert recorder.stats.spool_backlog_bytes > 0
-    await wait_until(lambda: recorder.stats.spool_backlog_bytes == 0, what="the backlog loaded")
-    await recorder.stop()
-    assert len(event_ids(engine)) == 20
 
 
 def test_the_loader_exits_when_the_proxy_is_killed(settings: Settings, engine: Engine) -> None:

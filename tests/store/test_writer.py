@@ -84,11 +84,13 @@ async def test_outage_spools_then_replays_exactly_once(
         for e in during[1:]:
             await recorder.commit(e)  # acknowledged: spooled, although the database is down
         assert recorder.can_record()
+        await wait_until(lambda: recorder.stats.spool_backlog_bytes > 0, what="the backlog gauge")
     after = [make_event() for _ in range(20)]
     for e in after:
         await recorder.commit(e)
     expected = sorted(e.id for e in before + during + after)
     await wait_until(lambda: len(event_ids(engine)) == len(expected), what="the replay")
+    await wait_until(lambda: recorder.stats.spool_backlog_bytes == 0, what="the backlog gauge back at 0")
     await recorder.stop()
 
     assert sorted(event_ids(engine)) == expected
