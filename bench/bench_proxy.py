@@ -547,7 +547,9 @@ def measure(
         loader_cpu = tree_cpu_s(pid) - tree0 - proxy_cpu
         figures["proxy_cpu_ms_per_req"] = (proxy_cpu + loader_cpu) * 1000 / max(served, 1)
         figures["loader_cpu_ms_per_req"] = loader_cpu * 1000 / max(served, 1)
-        figures["foreign_proxy_core"] = max(0.0, cores1[args.proxy_core] - cores0[args.proxy_core] - proxy_cpu) / wall
+        ours_on_core = proxy_cpu + (loader_cpu if args.proxy_core in cpu_list(args.loader_cpu) else 0.0)
+        core_busy = cores1[args.proxy_core] - cores0[args.proxy_core]
+        figures["foreign_proxy_core"] = max(0.0, core_busy - ours_on_core) / wall
     figures["foreign_cores"] = max(0.0, (busy1 - busy0) - (ours1 - ours0)) / wall
     return figures
 

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.bench_proxy import child_pids, proc_cpu_s
 from proxy.events import Event
 from proxy.provenance.chain import HashChain
 from proxy.store.migrate import upgrade
@@ -51,23 +52,15 @@ def cpu_s() -> float:
 
     The PostgreSQL server is a child too, but lives through the whole run: never reaped, not counted."""
     reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + reaped.ru_utime + reaped.ru_stime + sum(map(_proc_cpu_s, _live_loaders()))
+    loaders = [pid for pid in child_pids(os.getpid()) if b"proxy.store.loader" in _cmdline(pid)]
+    return time.process_time() + reaped.ru_utime + reaped.ru_stime + sum(map(proc_cpu_s, loaders))
 
 
-def _live_loaders() -> list[int]:
-    pids: list[int] = []
-    for task in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{task}/children") as f:
-            pids.extend(int(pid) for pid in f.read().split())
-    return [pid for pid in pids if b"proxy.store.loader" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-
-
-def _proc_cpu_s(pid: int) -> float:
+def _cmdline(pid: int) -> bytes:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
     except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return b""
 
 
 def new_event() -> Event:

@@ -279,10 +279,18 @@ class ProxyHandler:
         await self._finish(call)
 
     def _prepare(self, call: _Call) -> None:
+        self._signature(call)
+        self.recorder.prepare(call.event)
+
+    def _signature(self, call: _Call) -> str | None:
+        """The call's x-provenance-signature, made once: by ``_prepare`` normally, else when the
+        upstream answered first."""
         event = call.event
-        if self.signer is not None and event.request_sha256 and call.signature is None:
+        if self.signer is None or not event.request_sha256:
+            return None
+        if call.signature is None:
             call.signature = self.signer.header_signature(event.id, event.request_sha256)
-        self.recorder.prepare(event)
+        return call.signature
 
     async def _relay(
         self, call: _Call, transport: httpx.AsyncBaseTransport, request: httpx.Request, send: Send, view: CallView
@@ -305,10 +313,9 @@ class ProxyHandler:
             digest = hashlib.sha256()
             out_headers = response_headers(response.headers)
             out_headers.append((b"x-provenance-id", event.id.encode()))
-            if self.signer is not None and event.request_sha256:
-                if call.signature is None:  # the upstream answered before _prepare ran
-                    call.signature = self.signer.header_signature(event.id, event.request_sha256)
-                out_headers.append((b"x-provenance-signature", call.signature.encode("latin-1")))
+            signature = self._signature(call)
+            if signature is not None:
+                out_headers.append((b"x-provenance-signature", signature.encode("latin-1")))
             await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
             call.response_started = True
             decoded_total = 0

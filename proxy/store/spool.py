@@ -80,10 +80,6 @@ class Spool:
     def position(self) -> Position:
         return Position(self._segment, self._size)
 
-    @property
-    def is_open(self) -> bool:
-        return self._fd is not None
-
     def segments(self) -> list[int]:
         return sorted(int(p.stem) for p in self.directory.glob(f"*{_SUFFIX}") if p.stem.isdigit())
 

@@ -134,12 +134,15 @@ class DurableRecorder:
             events_dropped=self._counts.events_dropped,
             load_transactions=loader.get("transactions"),
             spool_backlog_bytes=loader.backlog_bytes(),
-            db_up=bool(loader.get("db_up")) or self._db_reachable,
+            db_up=self._database_up(),
             spool_ok=self._counts.spool_ok,
         )
 
+    def _database_up(self) -> bool:
+        return bool(self._loader.get("db_up")) or self._db_reachable
+
     def can_record(self) -> bool:
-        return self._running and (self._counts.spool_ok or self.stats.db_up)
+        return self._running and (self._counts.spool_ok or self._database_up())
 
     def spooled_chain_head(self) -> tuple[int, str] | None:
         """The highest ``(seq, record_hash)`` the spool holds or held (see :mod:`proxy.store.chain_head`)."""
@@ -384,7 +387,7 @@ class DurableRecorder:
                 self._counts.spool_ok = True
             except OSError:
                 pass
-        if not self._counts.spool_ok and not self.stats.db_up:
+        if not self._counts.spool_ok and not self._database_up():
             assert self._inserter is not None
             self._db_reachable = self._inserter.reachable()
 
