@@ -22,8 +22,8 @@ from pathlib import Path
 from proxy.provenance import last_sealed_in_database
 from proxy.provenance.chain import HashChain
 from proxy.provenance.checkpoint import Checkpointer, sign_checkpoint
-from proxy.provenance.keys import Keyring, load_or_create_signing_key
 from proxy.provenance.merkle import MerkleFrontier
+from proxy.provenance.signing_keys import Keyring, load_or_create_signing_key
 from proxy.provenance.verify import verify_database
 from proxy.store.db import create_db_engine
 from proxy.store.models import Base

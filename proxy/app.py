@@ -38,7 +38,7 @@ from proxy.policy import PolicySource
 from proxy.principals import KeyPrincipalResolver
 from proxy.provenance import build_provenance, last_sealed_in_database
 from proxy.provenance.header import ProvenanceSigner
-from proxy.provenance.keys import load_or_create_signing_key
+from proxy.provenance.signing_keys import load_or_create_signing_key
 from proxy.store.db import create_db_engine
 from proxy.store.writer import DurableRecorder
 

@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 
 from proxy.config import Settings
 from proxy.hooks import Identity, Unauthenticated
+from proxy.store.api_keys import is_proxy_key, key_hash, load_or_create_salt
 from proxy.store.db import create_db_engine
-from proxy.store.keys import is_proxy_key, key_hash, load_or_create_salt
 from proxy.store.models import ApiKeyRow
 
 log = structlog.get_logger("provproxy.principals")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from proxy.provenance.header import verify_header_signature
-from proxy.provenance.keys import load_keyring
+from proxy.provenance.signing_keys import load_keyring
 from tests.fake_vendor import FakeVendor
 from tests.fixtures_proxy import ProxyFactory, ProxyProcess
 

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from proxy.commands.store import database_url_option, parse_time
 from proxy.config import Settings
+from proxy.store.api_keys import AmbiguousKey, create_key, list_keys, load_or_create_salt, revoke_key
 from proxy.store.db import create_db_engine
-from proxy.store.keys import AmbiguousKey, create_key, list_keys, load_or_create_salt, revoke_key
 
 
 def _when(value: datetime | None) -> str:

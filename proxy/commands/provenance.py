@@ -10,7 +10,7 @@ import click
 from proxy.config import get_settings
 from proxy.provenance.attest import AttestationError, export_attestation, verify_attestation
 from proxy.provenance.checkpoint import Checkpointer
-from proxy.provenance.keys import (
+from proxy.provenance.signing_keys import (
     Keyring,
     SigningKeyError,
     load_keyring,

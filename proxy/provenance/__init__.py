@@ -19,7 +19,7 @@ from proxy.provenance.chain import HashChain, LastSealed
 from proxy.provenance.checkpoint import Checkpointer
 from proxy.provenance.db import ProvenanceTables
 from proxy.provenance.header import ProvenanceSigner
-from proxy.provenance.keys import SigningKey, load_or_create_signing_key
+from proxy.provenance.signing_keys import SigningKey, load_or_create_signing_key
 
 
 @dataclass(frozen=True, slots=True)

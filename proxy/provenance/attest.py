@@ -39,8 +39,8 @@ from proxy.provenance.canonical import CanonicalError, canonical_record, record_
 from proxy.provenance.chain import record_hash
 from proxy.provenance.checkpoint import CheckpointError, verify_note
 from proxy.provenance.db import ProvenanceTables
-from proxy.provenance.keys import Keyring, SigningKey
 from proxy.provenance.merkle import inclusion_proof, leaf_hash, verify_inclusion
+from proxy.provenance.signing_keys import Keyring, SigningKey
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://provenance-proxy.dev/completion/v1"

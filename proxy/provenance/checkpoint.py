@@ -40,8 +40,8 @@ from sqlalchemy.engine import Engine
 
 from proxy.provenance.chain import GENESIS_HASH
 from proxy.provenance.db import ProvenanceTables
-from proxy.provenance.keys import Keyring, SigningKey, raw_public
 from proxy.provenance.merkle import MerkleFrontier
+from proxy.provenance.signing_keys import Keyring, SigningKey, raw_public
 
 log = structlog.get_logger(__name__)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from proxy.provenance.keys import Keyring, SigningKey
+from proxy.provenance.signing_keys import Keyring, SigningKey
 
 HEADER_CONTEXT = b"provproxy-header-v1"
 

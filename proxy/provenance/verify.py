@@ -36,8 +36,8 @@ from proxy.provenance.canonical import CANONICAL_FIELDS, CanonicalError, canonic
 from proxy.provenance.chain import GENESIS_HASH, record_hash
 from proxy.provenance.checkpoint import CheckpointError, verify_note
 from proxy.provenance.db import CheckpointRow, ProvenanceTables
-from proxy.provenance.keys import Keyring
 from proxy.provenance.merkle import MerkleFrontier
+from proxy.provenance.signing_keys import Keyring
 
 _ID_INDEX = 3 + CANONICAL_FIELDS.index("id")
 

@@ -15,7 +15,7 @@ from proxy.events import Event, new_event_id
 from proxy.provenance import last_sealed_in_database
 from proxy.provenance.chain import HashChain
 from proxy.provenance.checkpoint import Checkpointer
-from proxy.provenance.keys import Keyring, SigningKey, load_or_create_signing_key
+from proxy.provenance.signing_keys import Keyring, SigningKey, load_or_create_signing_key
 from proxy.store.db import create_db_engine
 from proxy.store.models import Base
 from proxy.store.rows import event_row

@@ -12,7 +12,7 @@ import pytest
 
 from proxy.provenance.attest import AttestationError, export_attestation, verify_attestation
 from proxy.provenance.header import ProvenanceSigner, verify_header_signature
-from proxy.provenance.keys import Keyring, load_keyring, load_or_create_signing_key, public_pem
+from proxy.provenance.signing_keys import Keyring, load_keyring, load_or_create_signing_key, public_pem
 
 from .conftest import Store
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from proxy.provenance.canonical import CANONICAL_FIELDS, canonical_values
 from proxy.provenance.chain import record_hash
 from proxy.provenance.checkpoint import Checkpointer, verify_note
-from proxy.provenance.keys import Keyring, SigningKey
+from proxy.provenance.signing_keys import Keyring, SigningKey
 from proxy.provenance.verify import verify_database
 from tests.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
 
@@ -259,7 +259,7 @@ def test_chain_resumes_from_the_database_after_restart(store: Store) -> None:
 
 
 def test_checkpoints_by_rotated_keys_all_verify(store: Store, tmp_path: Path) -> None:
-    from proxy.provenance.keys import load_keyring, load_or_create_signing_key, rotate_signing_key
+    from proxy.provenance.signing_keys import load_keyring, load_or_create_signing_key, rotate_signing_key
 
     key_file = tmp_path / "keys" / "signing-key.pem"
     seal_and_checkpoint(store, batches=1)

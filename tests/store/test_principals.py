@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from proxy.config import Settings
 from proxy.hooks import Identity, Unauthenticated
 from proxy.principals import KeyPrincipalResolver
-from proxy.store.keys import create_key, load_or_create_salt, revoke_key
+from proxy.store.api_keys import create_key, load_or_create_salt, revoke_key
 from proxy.store.writer import DurableRecorder
 from tests.fixtures_pg import PgServer
 from tests.store.conftest import make_event, make_settings
