@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 
 from proxy.config import Settings
-from proxy.store.db import create_db_engine
+from proxy.store.db import shared_engine
 from proxy.store.models import Base
 
 config = context.config
@@ -30,7 +30,7 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
-    engine = create_db_engine(_database_url())
+    engine = shared_engine(_database_url())
     try:
         with engine.connect() as connection:
             context.configure(

@@ -18,7 +18,6 @@ import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy.exc import SQLAlchemyError
 
 from proxy.adapters import ADAPTERS
 from proxy.config import Settings, get_settings
@@ -39,7 +38,8 @@ from proxy.principals import KeyPrincipalResolver
 from proxy.provenance import build_provenance, last_sealed_in_database
 from proxy.provenance.header import ProvenanceSigner
 from proxy.provenance.signing_keys import load_or_create_signing_key
-from proxy.store.db import create_db_engine
+from proxy.store.db import shared_engine
+from proxy.store.errors import StoreError
 from proxy.store.writer import DurableRecorder
 
 log = structlog.get_logger("provproxy.app")
@@ -61,7 +61,7 @@ class Components:
 
 def build_components(settings: Settings) -> Components:
     """The feature implementations behind the hooks, as configured."""
-    engine = create_db_engine(settings.database_url, settings.database_busy_timeout_ms)
+    engine = shared_engine(settings.database_url, settings.database_busy_timeout_ms)
     principals = KeyPrincipalResolver(settings, engine)
     decider = PolicyDecider(PolicySource.from_settings(settings))
     if not settings.record:  # benchmark baseline: everything but the write path (and the chain it seals)
@@ -75,7 +75,7 @@ def build_components(settings: Settings) -> Components:
         heads = [recorder.spooled_chain_head()]
         try:
             heads.append(last_sealed_in_database(engine)())
-        except SQLAlchemyError:
+        except StoreError:
             log.warning("chain head: database unreachable; using the spool and the remembered head")
         known = [h for h in heads if h is not None]
         return max(known) if known else None

@@ -17,42 +17,31 @@ from __future__ import annotations
 import ipaddress
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from proxy.config import Settings
 from proxy.hooks import Identity, Unauthenticated
-from proxy.store.api_keys import is_proxy_key, key_hash, load_or_create_salt
-from proxy.store.db import create_db_engine
-from proxy.store.models import ApiKeyRow
+from proxy.store.api_keys import ActiveKey, active_keys, is_proxy_key, key_hash, load_or_create_salt
+from proxy.store.db import Database, shared_engine
+from proxy.store.errors import StoreError
 
 log = structlog.get_logger("provproxy.principals")
 
 VENDOR_KEY_PREFIX = "vk:"
 
 
-@dataclass(frozen=True, slots=True)
-class _ActiveKey:
-    user: str
-    team: str | None
-    expires_at: datetime | None
-
-
 class KeyPrincipalResolver:
     """:class:`proxy.hooks.PrincipalResolver` for all three identity modes. Call :meth:`close` at shutdown."""
 
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings, engine: Database | None = None) -> None:
         self.settings = settings
         self._own_engine = engine is None
-        self._engine = engine or create_db_engine(settings.database_url, settings.database_busy_timeout_ms)
+        self._engine = engine or shared_engine(settings.database_url, settings.database_busy_timeout_ms)
         self._salt = load_or_create_salt(self._engine, settings.key_salt)
         self._networks = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_networks]
-        self._keys: dict[str, _ActiveKey] = {}
+        self._keys: dict[str, ActiveKey] = {}
         self._closed = threading.Event()
         self.refresh()
         self._refresher = threading.Thread(target=self._refresh_loop, name="provproxy-keys", daemon=True)
@@ -88,10 +77,8 @@ class KeyPrincipalResolver:
     def refresh(self) -> None:
         """Reload the active keys (the background thread does this every ``key_cache_ttl_s``)."""
         try:
-            with Session(self._engine) as session:
-                rows = session.scalars(select(ApiKeyRow).where(ApiKeyRow.revoked_at.is_(None)))
-                keys = {row.key_hash: _ActiveKey(row.user, row.team, row.expires_at) for row in rows}
-        except SQLAlchemyError as exc:
+            keys = active_keys(self._engine)
+        except StoreError as exc:
             log.warning("could not refresh API keys; keeping the last copy", error=str(exc).splitlines()[0])
             return
         self._keys = keys  # swapped whole: readers see the old or the new copy, never a mix
@@ -100,7 +87,7 @@ class KeyPrincipalResolver:
         self._closed.set()
         self._refresher.join(timeout=5)
         if self._own_engine:
-            self._engine.dispose()
+            self._engine.dispose()  # the shared engine's idle connections; it stays usable
 
     def _refresh_loop(self) -> None:
         while not self._closed.wait(self.settings.key_cache_ttl_s):
@@ -118,9 +105,7 @@ class KeyPrincipalResolver:
         identity.principal, identity.principal_kind, identity.team = active.user, "proxy_key", active.team
         identity.upstream_key = upstream_key
 
-    def _trusted_header(
-        self, name: str | None, headers: Mapping[str, str], client_addr: str | None
-    ) -> str | None:
+    def _trusted_header(self, name: str | None, headers: Mapping[str, str], client_addr: str | None) -> str | None:
         if not name or not self._is_trusted(client_addr):
             return None
         value = headers.get(name.lower(), "").strip()

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Engine
-
 from proxy.config import Settings
 from proxy.provenance.chain import HashChain, LastSealed
 from proxy.provenance.checkpoint import Checkpointer
-from proxy.provenance.db import ProvenanceTables
 from proxy.provenance.header import ProvenanceSigner
 from proxy.provenance.signing_keys import SigningKey, load_or_create_signing_key
+from proxy.store.chain_rows import last_sealed
+from proxy.store.db import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +29,11 @@ class Provenance:
     header_signer: ProvenanceSigner
 
 
-def last_sealed_in_database(engine: Engine) -> LastSealed:
-    def last_sealed() -> tuple[int, str] | None:
-        with engine.connect() as conn:
-            return ProvenanceTables.reflect(engine).last_sealed(conn)
-
-    return last_sealed
+def last_sealed_in_database(engine: Database) -> LastSealed:
+    return lambda: last_sealed(engine)
 
 
-def build_provenance(settings: Settings, engine: Engine, last_sealed: LastSealed | None = None) -> Provenance:
+def build_provenance(settings: Settings, engine: Database, last_sealed: LastSealed | None = None) -> Provenance:
     """The signing key (created on first start), the chain and the checkpointer.
 
     ``last_sealed`` defaults to the database's highest sealed row; a writer that

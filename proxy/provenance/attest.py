@@ -28,19 +28,20 @@ base64), so that no byte of the file can change without failing.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy.engine import Engine
 
-from proxy.provenance.canonical import CanonicalError, canonical_record, record_dict
+from proxy.provenance import strict_base64
+from proxy.provenance.canonical import CANONICAL_FIELDS, CanonicalError, canonical_record, record_dict
 from proxy.provenance.chain import record_hash
 from proxy.provenance.checkpoint import CheckpointError, verify_note
-from proxy.provenance.db import ProvenanceTables
 from proxy.provenance.merkle import inclusion_proof, leaf_hash, verify_inclusion
 from proxy.provenance.signing_keys import Keyring, SigningKey
+from proxy.store.chain_rows import chain_row_by_id, stream_record_hashes
+from proxy.store.checkpoints import checkpoint_covering
+from proxy.store.db import Database
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://provenance-proxy.dev/completion/v1"
@@ -57,20 +58,13 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _strict_b64(text: Any) -> bytes:
+def _decode_b64(text: Any) -> bytes:
     if not isinstance(text, str):
         raise AttestationError("expected a base64 string")
     try:
-        data = base64.b64decode(text, validate=True)
+        return strict_base64.decode(text)
     except ValueError as exc:
-        raise AttestationError("bad base64") from exc
-    if _b64(data) != text:
-        raise AttestationError("non-canonical base64")
-    return data
+        raise AttestationError(str(exc)) from exc
 
 
 def build_statement(
@@ -107,28 +101,25 @@ def sign_envelope(statement: dict[str, Any], key: SigningKey) -> bytes:
     signature = key.sign(pae(PAYLOAD_TYPE, payload))
     return orjson.dumps(
         {
-            "payload": _b64(payload),
+            "payload": strict_base64.encode(payload),
             "payloadType": PAYLOAD_TYPE,
-            "signatures": [{"keyid": key.key_id, "sig": _b64(signature)}],
+            "signatures": [{"keyid": key.key_id, "sig": strict_base64.encode(signature)}],
         }
     )
 
 
-def export_attestation(engine: Engine, event_id: str, key: SigningKey) -> bytes:
+def export_attestation(engine: Database, event_id: str, key: SigningKey) -> bytes:
     """The DSSE envelope for one recorded call, against the latest checkpoint covering it."""
-    tables = ProvenanceTables.reflect(engine)
-    with engine.connect() as conn:
-        row = tables.chain_row_by_id(conn, event_id)
-        if row is None:
-            raise AttestationError(f"no event {event_id}")
-        seq, digest, prev = int(row[0]), str(row[1]), str(row[2])
-        checkpoint = tables.checkpoint_covering(conn, seq)
-        if checkpoint is None:
-            raise AttestationError(
-                f"event {event_id} (seq {seq}) is not covered by a checkpoint yet; "
-                "run `provproxy provenance checkpoint`"
-            )
-        leaves = [leaf_hash(bytes.fromhex(h)) for _, h, _ in tables.stream_record_hashes(conn, 0, checkpoint.tree_size)]
+    row = chain_row_by_id(engine, CANONICAL_FIELDS, event_id)
+    if row is None:
+        raise AttestationError(f"no event {event_id}")
+    seq, digest, prev = int(row[0]), str(row[1]), str(row[2])
+    checkpoint = checkpoint_covering(engine, seq)
+    if checkpoint is None:
+        raise AttestationError(
+            f"event {event_id} (seq {seq}) is not covered by a checkpoint yet; run `provproxy provenance checkpoint`"
+        )
+    leaves = [leaf_hash(bytes.fromhex(h)) for _, h, _ in stream_record_hashes(engine, 0, checkpoint.tree_size)]
     if len(leaves) != checkpoint.tree_size:
         raise AttestationError("records covered by the checkpoint are missing; run `provproxy verify`")
     proof = inclusion_proof(leaves, seq - 1)
@@ -171,6 +162,42 @@ def _hex32(value: Any, what: str) -> str:
 
 def verify_attestation(data: bytes, keyring: Keyring) -> VerifiedAttestation:
     """Check an exported envelope offline; raises :class:`AttestationError`."""
+    payload, envelope_kid = _open_envelope(data, keyring)
+    statement = _exact_keys(orjson.loads(payload), {"_type", "subject", "predicateType", "predicate"}, "statement")
+    if statement["_type"] != STATEMENT_TYPE or statement["predicateType"] != PREDICATE_TYPE:
+        raise AttestationError("not a provenance-proxy completion statement")
+    predicate = statement["predicate"]
+    record, seq, prev, digest = _sealed_record(predicate)
+    checkpoint_note = predicate.get("checkpoint")
+    proof_hex = predicate.get("inclusion_proof")
+    if not isinstance(checkpoint_note, str) or not isinstance(proof_hex, list):
+        raise AttestationError("predicate lacks its checkpoint or inclusion proof")
+    proof = [bytes.fromhex(_hex32(p, "proof node")) for p in proof_hex]
+    if build_statement(record, seq, prev, digest, checkpoint_note, proof) != statement:
+        raise AttestationError("subject or predicate fields disagree with the record")
+    try:
+        checkpoint = verify_note(checkpoint_note, keyring)
+    except CheckpointError as exc:
+        raise AttestationError(f"checkpoint: {exc}") from exc
+    leaf = leaf_hash(bytes.fromhex(digest))
+    if not verify_inclusion(leaf, seq - 1, checkpoint.tree_size, proof, bytes.fromhex(checkpoint.root_hash)):
+        raise AttestationError("inclusion proof does not lead to the checkpoint root")
+    subject = statement["subject"][0]
+    return VerifiedAttestation(
+        event_id=str(record["id"]),
+        subject_name=subject["name"],
+        subject_digest=subject["digest"]["sha256"],
+        record_hash=digest,
+        seq=seq,
+        tree_size=checkpoint.tree_size,
+        envelope_key_id=envelope_kid,
+        checkpoint_key_id=checkpoint.key_id,
+        predicate=predicate,
+    )
+
+
+def _open_envelope(data: bytes, keyring: Keyring) -> tuple[bytes, str]:
+    """The signed payload of an envelope in its exported form, and the id of the key that signed it."""
     try:
         envelope = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -180,7 +207,7 @@ def verify_attestation(data: bytes, keyring: Keyring) -> VerifiedAttestation:
     _exact_keys(envelope, {"payload", "payloadType", "signatures"}, "envelope")
     if envelope["payloadType"] != PAYLOAD_TYPE:
         raise AttestationError("unexpected payloadType")
-    payload = _strict_b64(envelope["payload"])
+    payload = _decode_b64(envelope["payload"])
     signatures = envelope["signatures"]
     if not isinstance(signatures, list) or len(signatures) != 1:
         raise AttestationError("expected exactly one signature")
@@ -188,13 +215,13 @@ def verify_attestation(data: bytes, keyring: Keyring) -> VerifiedAttestation:
     envelope_kid = signature["keyid"]
     if not isinstance(envelope_kid, str) or keyring.get(envelope_kid) is None:
         raise AttestationError(f"envelope signed by unknown key {envelope_kid!r}")
-    if not keyring.verify(envelope_kid, pae(PAYLOAD_TYPE, payload), _strict_b64(signature["sig"])):
+    if not keyring.verify(envelope_kid, pae(PAYLOAD_TYPE, payload), _decode_b64(signature["sig"])):
         raise AttestationError("DSSE signature does not verify")
+    return payload, envelope_kid
 
-    statement = _exact_keys(orjson.loads(payload), {"_type", "subject", "predicateType", "predicate"}, "statement")
-    if statement["_type"] != STATEMENT_TYPE or statement["predicateType"] != PREDICATE_TYPE:
-        raise AttestationError("not a provenance-proxy completion statement")
-    predicate = statement["predicate"]
+
+def _sealed_record(predicate: Any) -> tuple[dict[str, Any], int, str, str]:
+    """The predicate's record, seq, prev_hash and record_hash, once the hash is recomputed and agrees."""
     record = predicate.get("record") if isinstance(predicate, dict) else None
     if not isinstance(record, dict):
         raise AttestationError("predicate has no record")
@@ -209,42 +236,4 @@ def verify_attestation(data: bytes, keyring: Keyring) -> VerifiedAttestation:
         raise AttestationError(f"record is malformed: {exc}") from exc
     if recomputed != digest:
         raise AttestationError("record does not match its record hash")
-    checkpoint_note = predicate.get("checkpoint")
-    proof_hex = predicate.get("inclusion_proof")
-    if not isinstance(checkpoint_note, str) or not isinstance(proof_hex, list):
-        raise AttestationError("predicate lacks its checkpoint or inclusion proof")
-    expected = build_statement(
-        record,
-        seq,
-        prev,
-        digest,
-        checkpoint_note,
-        [bytes.fromhex(_hex32(p, "proof node")) for p in proof_hex],
-    )
-    if expected != statement:
-        raise AttestationError("subject or predicate fields disagree with the record")
-    try:
-        checkpoint = verify_note(checkpoint_note, keyring)
-    except CheckpointError as exc:
-        raise AttestationError(f"checkpoint: {exc}") from exc
-    proof = [bytes.fromhex(p) for p in proof_hex]
-    if not verify_inclusion(
-        leaf_hash(bytes.fromhex(digest)),
-        seq - 1,
-        checkpoint.tree_size,
-        proof,
-        bytes.fromhex(checkpoint.root_hash),
-    ):
-        raise AttestationError("inclusion proof does not lead to the checkpoint root")
-    subject = statement["subject"][0]
-    return VerifiedAttestation(
-        event_id=str(record["id"]),
-        subject_name=subject["name"],
-        subject_digest=subject["digest"]["sha256"],
-        record_hash=digest,
-        seq=seq,
-        tree_size=checkpoint.tree_size,
-        envelope_key_id=envelope_kid,
-        checkpoint_key_id=checkpoint.key_id,
-        predicate=predicate,
-    )
+    return record, seq, prev, digest

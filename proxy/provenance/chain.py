@@ -27,7 +27,12 @@ _sha256 = hashlib.sha256
 
 
 def record_hash(prev_hash: str, seq: int, canonical: bytes) -> str:
-    return _sha256(bytes.fromhex(prev_hash) + seq.to_bytes(8, "big") + canonical).hexdigest()
+    return link_digest(bytes.fromhex(prev_hash), seq, canonical).hex()
+
+
+def link_digest(prev_digest: bytes, seq: int, canonical: bytes) -> bytes:
+    """:func:`record_hash` over raw 32-byte digests (what a walk over the chain carries along)."""
+    return _sha256(prev_digest + seq.to_bytes(8, "big") + canonical).digest()
 
 
 def content_digest(event: Event) -> str:

@@ -26,7 +26,6 @@ rebuilt from the record hashes in the database.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import threading
@@ -36,12 +35,14 @@ from pathlib import Path
 
 import orjson
 import structlog
-from sqlalchemy.engine import Engine
 
+from proxy.provenance import strict_base64
 from proxy.provenance.chain import GENESIS_HASH
-from proxy.provenance.db import ProvenanceTables
 from proxy.provenance.merkle import MerkleFrontier
 from proxy.provenance.signing_keys import Keyring, SigningKey, raw_public
+from proxy.store.chain_rows import stream_record_hashes
+from proxy.store.checkpoints import insert_checkpoint, latest_checkpoint
+from proxy.store.db import Database
 
 log = structlog.get_logger(__name__)
 
@@ -71,34 +72,30 @@ def note_key_hash(name: str, public_raw: bytes) -> bytes:
 
 def note_body(origin: str, tree_size: int, root: bytes, ts: datetime) -> str:
     stamp = ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return f"{origin}\n{tree_size}\n{base64.b64encode(root).decode()}\nts {stamp}\n"
+    return f"{origin}\n{tree_size}\n{strict_base64.encode(root)}\nts {stamp}\n"
 
 
 def sign_checkpoint(key: SigningKey, tree_size: int, root: bytes, ts: datetime, origin: str = ORIGIN) -> Checkpoint:
     body = note_body(origin, tree_size, root, ts)
     signature = key.sign(body.encode())
     key_hash = note_key_hash(origin, raw_public(key.public_key))
-    line = f"{_SIGNATURE_PREFIX}{origin} {base64.b64encode(key_hash + signature).decode()}\n"
+    line = f"{_SIGNATURE_PREFIX}{origin} {strict_base64.encode(key_hash + signature)}\n"
     return Checkpoint(
         origin=origin,
         tree_size=tree_size,
         root_hash=root.hex(),
         ts=ts,
         key_id=key.key_id,
-        signature=base64.b64encode(signature).decode(),
+        signature=strict_base64.encode(signature),
         note=f"{body}\n{line}",
     )
 
 
-def _strict_b64(text: str) -> bytes:
-    """Base64 that must round-trip exactly: no alternative spellings of the same bytes."""
+def _decode_b64(text: str) -> bytes:
     try:
-        data = base64.b64decode(text, validate=True)
+        return strict_base64.decode(text)
     except ValueError as exc:
-        raise CheckpointError("bad base64") from exc
-    if base64.b64encode(data).decode() != text:
-        raise CheckpointError("non-canonical base64")
-    return data
+        raise CheckpointError(str(exc)) from exc
 
 
 def verify_note(note: str, keyring: Keyring) -> Checkpoint:
@@ -113,7 +110,7 @@ def verify_note(note: str, keyring: Keyring) -> Checkpoint:
     origin, size_text, root_text, ts_line = lines
     if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
         raise CheckpointError("bad tree size")
-    root = _strict_b64(root_text)
+    root = _decode_b64(root_text)
     if len(root) != 32:
         raise CheckpointError("root must be 32 bytes")
     try:
@@ -127,7 +124,7 @@ def verify_note(note: str, keyring: Keyring) -> Checkpoint:
         if not line.startswith(_SIGNATURE_PREFIX):
             raise CheckpointError("malformed signature line")
         name, _, blob_text = line[len(_SIGNATURE_PREFIX) :].partition(" ")
-        blob = _strict_b64(blob_text)
+        blob = _decode_b64(blob_text)
         kid = known.get(blob[:4])
         if name != origin or kid is None or len(blob) != 68:
             continue  # a signature by a key we do not know: ignored, as signed-note says
@@ -138,7 +135,7 @@ def verify_note(note: str, keyring: Keyring) -> Checkpoint:
                 root_hash=root.hex(),
                 ts=ts,
                 key_id=kid,
-                signature=base64.b64encode(blob[4:]).decode(),
+                signature=strict_base64.encode(blob[4:]),
                 note=note,
             )
         raise CheckpointError(f"checkpoint signature by key {kid} does not verify")
@@ -161,7 +158,7 @@ class Checkpointer:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Database,
         key: SigningKey,
         checkpoint_dir: Path,
         every_events: int = 1000,
@@ -174,7 +171,6 @@ class Checkpointer:
         self._every_events = max(1, every_events)
         self._every_s = every_s
         self._origin = origin
-        self._tables: ProvenanceTables | None = None
         self._frontier: MerkleFrontier | None = None
         self._head_hash = GENESIS_HASH  # record hash at seq == frontier.size
         self._next_wake_seq: int | None = None  # the sealed seq at which to wake up next
@@ -231,36 +227,27 @@ class Checkpointer:
 
     # --- the work -------------------------------------------------------------
 
-    @property
-    def tables(self) -> ProvenanceTables:
-        if self._tables is None:
-            self._tables = ProvenanceTables.reflect(self._engine)
-        return self._tables
-
     def _state_path(self) -> Path:
         return self._dir / self.FRONTIER_FILE
 
     def _load_frontier(self) -> tuple[MerkleFrontier, str]:
-        with self._engine.connect() as conn:
-            latest = self.tables.latest_checkpoint(conn)
-            if latest is None:
-                return MerkleFrontier(), GENESIS_HASH
-            path = self._state_path()
-            if path.exists():
-                state = orjson.loads(path.read_bytes())
-                frontier = MerkleFrontier.from_json(state["frontier"])
-                if frontier.size == latest.tree_size and frontier.root().hex() == latest.root_hash:
-                    return frontier, str(state["head_hash"])
-            frontier = MerkleFrontier()
-            head = GENESIS_HASH
-            for _, digest, _ in self.tables.stream_record_hashes(conn, 0, latest.tree_size):
-                frontier.append(bytes.fromhex(digest))
-                head = digest
-            if frontier.size != latest.tree_size or frontier.root().hex() != latest.root_hash:
-                raise CheckpointError(
-                    f"the records no longer match checkpoint {latest.tree_size}; run `provproxy verify`"
-                )
-            return frontier, head
+        latest = latest_checkpoint(self._engine)
+        if latest is None:
+            return MerkleFrontier(), GENESIS_HASH
+        path = self._state_path()
+        if path.exists():
+            state = orjson.loads(path.read_bytes())
+            frontier = MerkleFrontier.from_json(state["frontier"])
+            if frontier.size == latest.tree_size and frontier.root().hex() == latest.root_hash:
+                return frontier, str(state["head_hash"])
+        frontier = MerkleFrontier()
+        head = GENESIS_HASH
+        for _, digest, _ in stream_record_hashes(self._engine, 0, latest.tree_size):
+            frontier.append(bytes.fromhex(digest))
+            head = digest
+        if frontier.size != latest.tree_size or frontier.root().hex() != latest.root_hash:
+            raise CheckpointError(f"the records no longer match checkpoint {latest.tree_size}; run `provproxy verify`")
+        return frontier, head
 
     def checkpoint_now(self) -> Checkpoint | None:
         """Extend the tree with the committed records after the last checkpoint and sign
@@ -271,27 +258,25 @@ class Checkpointer:
                 self._frontier, self._head_hash = self._load_frontier()
             frontier = self._frontier.copy()
             head = self._head_hash
-            with self._engine.connect() as conn:
-                for seq, digest, prev in self.tables.stream_record_hashes(conn, frontier.size):
-                    if seq != frontier.size + 1:
-                        break
-                    if prev != head:
-                        raise CheckpointError(f"record seq {seq} does not link to seq {seq - 1}")
-                    frontier.append(bytes.fromhex(digest))
-                    head = digest
-                if frontier.size == self._frontier.size:
-                    return None
-                checkpoint = sign_checkpoint(self._key, frontier.size, frontier.root(), datetime.now(UTC), self._origin)
-                self.tables.insert_checkpoint(
-                    conn,
-                    tree_size=checkpoint.tree_size,
-                    root_hash=checkpoint.root_hash,
-                    ts=checkpoint.ts,
-                    key_id=checkpoint.key_id,
-                    signature=checkpoint.signature,
-                    body=checkpoint.note,
-                )
-                conn.commit()
+            for seq, digest, prev in stream_record_hashes(self._engine, frontier.size):
+                if seq != frontier.size + 1:
+                    break
+                if prev != head:
+                    raise CheckpointError(f"record seq {seq} does not link to seq {seq - 1}")
+                frontier.append(bytes.fromhex(digest))
+                head = digest
+            if frontier.size == self._frontier.size:
+                return None
+            checkpoint = sign_checkpoint(self._key, frontier.size, frontier.root(), datetime.now(UTC), self._origin)
+            insert_checkpoint(
+                self._engine,
+                tree_size=checkpoint.tree_size,
+                root_hash=checkpoint.root_hash,
+                ts=checkpoint.ts,
+                key_id=checkpoint.key_id,
+                signature=checkpoint.signature,
+                body=checkpoint.note,
+            )
             self._frontier, self._head_hash = frontier, head
             self._dir.mkdir(parents=True, exist_ok=True)
             _write_atomically(self._dir / f"checkpoint-{checkpoint.tree_size:012d}.txt", checkpoint.note.encode())

@@ -25,19 +25,22 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy.engine import Engine
 
 from proxy.provenance.canonical import CANONICAL_FIELDS, CanonicalError, canonical_values
-from proxy.provenance.chain import GENESIS_HASH, record_hash
+from proxy.provenance.chain import GENESIS_HASH, link_digest, record_hash
 from proxy.provenance.checkpoint import CheckpointError, verify_note
-from proxy.provenance.db import CheckpointRow, ProvenanceTables
 from proxy.provenance.merkle import MerkleFrontier
 from proxy.provenance.signing_keys import Keyring
+from proxy.store.chain_rows import first_unsealed, record_hash_at, stream_chain_rows
+from proxy.store.checkpoints import checkpoints_after
+from proxy.store.db import Database, display_url
+from proxy.store.models import CheckpointRow
 
 _ID_INDEX = 3 + CANONICAL_FIELDS.index("id")
 
@@ -81,12 +84,12 @@ class _Position:
     frontier: MerkleFrontier
 
 
-def _state_key(engine: Engine) -> str:
+def _state_key(engine: Database) -> str:
     # Keyed by database, without the password, so one state file cannot vouch for another DB.
-    return hashlib.sha256(engine.url.render_as_string(hide_password=True).encode()).hexdigest()
+    return hashlib.sha256(display_url(engine).encode()).hexdigest()
 
 
-def _load_state(path: Path, engine: Engine) -> _Position | None:
+def _load_state(path: Path, engine: Database) -> _Position | None:
     if not path.exists():
         return None
     state = orjson.loads(path.read_bytes())
@@ -96,7 +99,7 @@ def _load_state(path: Path, engine: Engine) -> _Position | None:
     return _Position(frontier.size, str(state["head_hash"]), frontier)
 
 
-def _save_state(path: Path, engine: Engine, position: _Position) -> None:
+def _save_state(path: Path, engine: Database, position: _Position) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(
@@ -166,119 +169,124 @@ def _link_finding(row: Any, seq: int, canonical: bytes, prev_id: str | None) -> 
     )
 
 
-def verify_database(
-    engine: Engine, keyring: Keyring, state_file: Path | None = None, full: bool = False
-) -> VerifyReport:
-    started = time.perf_counter()
-    report = VerifyReport()
-    tables = ProvenanceTables.reflect(engine)
-    with engine.connect() as conn:
-        start = None if full or state_file is None else _load_state(state_file, engine)
-        if start is not None and tables.record_hash_at(conn, start.size) != start.head:
-            report.notes.append("the last verified record changed since the previous run: full re-walk")
-            start = None
-        if start is None:
-            start = _Position(0, GENESIS_HASH, MerkleFrontier())
-        report.resumed_after = start.size
+class _ChainWalk:
+    """Walks records in seq order from a verified position, extending the Merkle tree and
+    checking it against each signed checkpoint it reaches."""
 
-        pending: list[CheckpointRow] = []
-        checkpoint_problem: Finding | None = None
-        for candidate in tables.checkpoints_after(conn, start.size):
-            problem = _check_checkpoint(candidate, keyring)
-            report.checkpoints_checked += 1
-            if problem is not None:
-                checkpoint_problem = Finding(
-                    "checkpoint_invalid",
-                    None,
-                    None,
-                    f"checkpoint {candidate.id} (size {candidate.tree_size}): {problem}",
-                )
-                break
-            pending.append(candidate)
+    def __init__(self, start: _Position, checkpoints: list[CheckpointRow]) -> None:
+        self.frontier = start.frontier.copy()
+        self.verified = start
+        self.head = start.head
+        self.head_id: str | None = None
+        self._checkpoints = checkpoints
+        self._next = 0
+        self._next_size = checkpoints[0].tree_size if checkpoints else -1
+        self._range_start = start.size + 1
 
-        verified = start
-        finding: Finding | None = None
-        frontier = start.frontier.copy()
-        subtrees = frontier.subtrees
-        size = frontier.size
-        prev = start.head
-        prev_id: str | None = None
-        range_start = start.size + 1
-        next_index = 0
-        next_size = pending[0].tree_size if pending else -1
-        prev_raw = bytes.fromhex(prev)
-        sha256 = hashlib.sha256
-        for row in tables.stream_chain_rows(conn, start.size):
-            seq = row[0]
-            if seq != size + 1:
-                finding = Finding(
-                    "removed",
-                    size + 1,
-                    None,
-                    f"no record at seq {size + 1} (next is seq {seq}, id {row[_ID_INDEX]})",
-                )
-                break
+    def run(self, rows: Iterable[Sequence[Any]]) -> Finding | None:
+        """The first finding in ``rows``, or None when every one is as sealed."""
+        frontier = self.frontier
+        prev, prev_raw = self.head, bytes.fromhex(self.head)
+        for row in rows:
+            seq, expected = row[0], frontier.size + 1
+            if seq != expected:
+                detail = f"no record at seq {expected} (next is seq {seq}, id {row[_ID_INDEX]})"
+                return Finding("removed", expected, None, detail)
             try:
                 canonical = canonical_values(row[3:])
             except CanonicalError as exc:
-                finding = Finding("altered", seq, row[_ID_INDEX], f"a field has an impossible value: {exc}")
-                break
+                return Finding("altered", seq, row[_ID_INDEX], f"a field has an impossible value: {exc}")
             if row[2] != prev:
-                finding = _link_finding(row, seq, canonical, prev_id)
-                break
-            sealed = sha256(prev_raw + seq.to_bytes(8, "big") + canonical).digest()  # chain.record_hash
+                return _link_finding(row, seq, canonical, self.head_id)
+            sealed = link_digest(prev_raw, seq, canonical)
             if sealed.hex() != row[1]:
-                finding = Finding("altered", seq, row[_ID_INDEX], "content does not match its record hash")
-                break
-            # MerkleFrontier.append, inlined: this loop is the verify hot path.
-            digest = sha256(b"\x00" + sealed).digest()
-            carry = size
-            while carry & 1:
-                digest = sha256(b"\x01" + subtrees.pop() + digest).digest()
-                carry >>= 1
-            subtrees.append(digest)
-            size += 1
-            frontier.size = size
-            prev_raw = sealed
-            prev = row[1]
-            prev_id = row[_ID_INDEX]
-            while size == next_size:
-                checkpoint = pending[next_index]
-                if frontier.root().hex() != checkpoint.root_hash:
-                    finding = Finding(
-                        "checkpoint_mismatch",
-                        range_start,
-                        None,
-                        f"records seq {range_start}..{size} differ from signed checkpoint {checkpoint.id} "
-                        f"(size {size}): rewritten after it was signed, chain recomputed",
-                    )
-                    break
-                verified = _Position(size, prev, frontier.copy())
-                range_start = size + 1
-                next_index += 1
-                next_size = pending[next_index].tree_size if next_index < len(pending) else -1
-            if finding is not None:
-                break
-        report.records_checked = size - start.size
-        report.last_seq = size
-        if finding is None and next_size != -1:
-            finding = Finding(
-                "removed",
-                size + 1,
-                None,
-                f"checkpoint {pending[next_index].id} covers {next_size} records but the log ends at seq {size}",
-            )
-        unsealed, unsealed_id = tables.first_unsealed(conn)
-    if finding is None and unsealed:
-        finding = Finding(
-            "inserted",
-            None,
-            unsealed_id,
-            f"{unsealed} record(s) have no place in the chain (seq is NULL): inserted, or stored unsealed",
-        )
+                return Finding("altered", seq, row[_ID_INDEX], "content does not match its record hash")
+            frontier.append(sealed)
+            prev_raw, prev = sealed, row[1]
+            self.head, self.head_id = prev, row[_ID_INDEX]
+            if frontier.size == self._next_size:
+                finding = self._reach_checkpoints()
+                if finding is not None:
+                    return finding
+        return None
+
+    def _reach_checkpoints(self) -> Finding | None:
+        """The tree has the size of the next checkpoint(s): the roots must agree."""
+        size = self.frontier.size
+        while size == self._next_size:
+            checkpoint = self._checkpoints[self._next]
+            if self.frontier.root().hex() != checkpoint.root_hash:
+                return Finding(
+                    "checkpoint_mismatch",
+                    self._range_start,
+                    None,
+                    f"records seq {self._range_start}..{size} differ from signed checkpoint {checkpoint.id} "
+                    f"(size {size}): rewritten after it was signed, chain recomputed",
+                )
+            self.verified = _Position(size, self.head, self.frontier.copy())
+            self._range_start = size + 1
+            self._next += 1
+            self._next_size = self._checkpoints[self._next].tree_size if self._next < len(self._checkpoints) else -1
+        return None
+
+    def missing_tail(self) -> Finding | None:
+        """A checkpoint covering more records than the log holds."""
+        if self._next_size == -1:
+            return None
+        size = self.frontier.size
+        checkpoint_id = self._checkpoints[self._next].id
+        detail = f"checkpoint {checkpoint_id} covers {self._next_size} records but the log ends at seq {size}"
+        return Finding("removed", size + 1, None, detail)
+
+
+def _start(engine: Database, state_file: Path | None, full: bool, report: VerifyReport) -> _Position:
+    """Where the walk starts: the saved position if its record is unchanged, else the beginning."""
+    start = None if full or state_file is None else _load_state(state_file, engine)
+    if start is not None and record_hash_at(engine, start.size) != start.head:
+        report.notes.append("the last verified record changed since the previous run: full re-walk")
+        start = None
+    return start if start is not None else _Position(0, GENESIS_HASH, MerkleFrontier())
+
+
+def _signed_checkpoints(
+    engine: Database, after_size: int, keyring: Keyring, report: VerifyReport
+) -> tuple[list[CheckpointRow], Finding | None]:
+    """The checkpoints past ``after_size`` up to the first invalid one, and what is wrong with it."""
+    valid: list[CheckpointRow] = []
+    for candidate in checkpoints_after(engine, after_size):
+        problem = _check_checkpoint(candidate, keyring)
+        report.checkpoints_checked += 1
+        if problem is not None:
+            detail = f"checkpoint {candidate.id} (size {candidate.tree_size}): {problem}"
+            return valid, Finding("checkpoint_invalid", None, None, detail)
+        valid.append(candidate)
+    return valid, None
+
+
+def _unsealed_finding(engine: Database) -> Finding | None:
+    unsealed, unsealed_id = first_unsealed(engine)
+    if not unsealed:
+        return None
+    detail = f"{unsealed} record(s) have no place in the chain (seq is NULL): inserted, or stored unsealed"
+    return Finding("inserted", None, unsealed_id, detail)
+
+
+def verify_database(
+    engine: Database, keyring: Keyring, state_file: Path | None = None, full: bool = False
+) -> VerifyReport:
+    started = time.perf_counter()
+    report = VerifyReport()
+    start = _start(engine, state_file, full, report)
+    report.resumed_after = start.size
+    checkpoints, checkpoint_problem = _signed_checkpoints(engine, start.size, keyring, report)
+    walk = _ChainWalk(start, checkpoints)
+    finding = walk.run(stream_chain_rows(engine, CANONICAL_FIELDS, start.size))
+    report.records_checked = walk.frontier.size - start.size
+    report.last_seq = walk.frontier.size
+    finding = finding or walk.missing_tail() or _unsealed_finding(engine)
     report.finding = finding or checkpoint_problem
-    report.verified_tree_size = verified.size
-    if state_file is not None and verified.size > 0:
-        _save_state(state_file, engine, verified)
+    report.verified_tree_size = walk.verified.size
+    if state_file is not None and walk.verified.size > 0:
+        _save_state(state_file, engine, walk.verified)
     report.elapsed_s = time.perf_counter() - started
     return report

@@ -50,15 +50,29 @@ def load_or_create_salt(engine: Engine, configured: str = "") -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
+class ActiveKey:
+    """What the request path needs of a key that is not revoked."""
+
+    user: str
+    team: str | None
+    expires_at: datetime | None
+
+
+def active_keys(engine: Engine) -> dict[str, ActiveKey]:
+    """Every key not revoked, by its salted hash (expired ones included: the caller checks the time)."""
+    with Session(engine) as session:
+        rows = session.scalars(select(ApiKeyRow).where(ApiKeyRow.revoked_at.is_(None)))
+        return {row.key_hash: ActiveKey(row.user, row.team, row.expires_at) for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
 class IssuedKey:
     id: str
     key: str  # shown once, never stored
     prefix: str
 
 
-def create_key(
-    session: Session, salt: bytes, user: str, team: str | None, expires_at: datetime | None
-) -> IssuedKey:
+def create_key(session: Session, salt: bytes, user: str, team: str | None, expires_at: datetime | None) -> IssuedKey:
     key = KEY_PREFIX + secrets.token_urlsafe(24)  # 32 characters, 192 bits
     row = ApiKeyRow(
         id=secrets.token_hex(6),

@@ -1,14 +1,30 @@
-"""Engines for the two supported databases: SQLite (embedded default) and PostgreSQL."""
+"""The database engine: SQLite (embedded default) or PostgreSQL, one per process and URL.
+
+Everything in the proxy and the CLI gets its engine from :func:`shared_engine`,
+so one process holds one connection pool per database. Callers outside
+``proxy/store/`` treat the engine as an opaque :data:`Database` handle that they
+pass back to store functions; they never speak SQL themselves.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
+
+# The handle the rest of the proxy holds and passes back to store functions.
+Database = Engine
+
+_engines: dict[tuple[str, int], Engine] = {}
+_engines_lock = threading.Lock()
 
 
 def normalize_url(database_url: str) -> URL:
@@ -21,7 +37,21 @@ def normalize_url(database_url: str) -> URL:
     return url
 
 
+def shared_engine(database_url: str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
+    """This process's engine for ``database_url``, created on first use.
+
+    Disposing it (at shutdown) only closes its pooled connections: it stays usable
+    and opens new ones on demand, so components sharing it need not agree who stops last."""
+    key = (normalize_url(database_url).render_as_string(hide_password=False), busy_timeout_ms)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = create_db_engine(database_url, busy_timeout_ms)
+        return engine
+
+
 def create_db_engine(database_url: str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
+    """A new engine of its own (tests and tools that must not share the process's pool)."""
     url = normalize_url(database_url)
     # pre_ping: after a database restart, pooled connections are dead; test before use.
     kwargs: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": _json_dumps}
@@ -31,6 +61,24 @@ def create_db_engine(database_url: str, busy_timeout_ms: int = DEFAULT_BUSY_TIME
         return engine
     # connect_timeout: an unreachable server must fail fast (events wait in the spool meanwhile).
     return create_engine(url, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 5}, **kwargs)
+
+
+@contextmanager
+def open_session(database_url: str) -> Iterator[Session]:
+    """A session on the shared engine; the pool's connections are closed afterwards
+    (what a CLI command wants: it touches the database once, then exits)."""
+    engine = shared_engine(database_url)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def display_url(database: str | Database) -> str:
+    """The database's URL without its password: safe to print, and stable as a key."""
+    url = database.url if isinstance(database, Engine) else make_url(database)
+    return url.render_as_string(hide_password=True)
 
 
 def _json_dumps(value: Any) -> str:

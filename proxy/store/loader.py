@@ -43,7 +43,7 @@ import structlog
 from proxy.config import Settings
 from proxy.logs import configure_logging
 from proxy.store.chain_head import remember_chain_head
-from proxy.store.db import create_db_engine
+from proxy.store.db import shared_engine
 from proxy.store.inserts import DatabaseDown, EventInserter
 from proxy.store.rows import RowPair, decode_record
 from proxy.store.spool import Position, Spool
@@ -213,7 +213,7 @@ class Loader:
         self.state = state
         self.spool = Spool(Path(settings.spool_dir), settings.spool_segment_bytes)  # read and delete only
         self.inserter = EventInserter(
-            create_db_engine(settings.database_url, settings.database_busy_timeout_ms), self.spool.directory
+            shared_engine(settings.database_url, settings.database_busy_timeout_ms), self.spool.directory
         )
         self.wake = threading.Event()
         self.stop_requested = False

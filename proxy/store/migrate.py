@@ -38,9 +38,9 @@ def upgrade(database_url: str) -> None:
 def current_revision(database_url: str) -> str | None:
     from sqlalchemy import inspect, text
 
-    from proxy.store.db import create_db_engine
+    from proxy.store.db import shared_engine
 
-    engine = create_db_engine(database_url)
+    engine = shared_engine(database_url)
     try:
         with engine.connect() as conn:
             if not inspect(conn).has_table("alembic_version"):

@@ -45,7 +45,7 @@ from proxy.config import Settings
 from proxy.events import Event
 from proxy.hooks import Chainer
 from proxy.store.chain_head import spooled_chain_head
-from proxy.store.db import create_db_engine
+from proxy.store.db import shared_engine
 from proxy.store.inserts import DatabaseDown, EventInserter
 from proxy.store.loader import LoaderProcess
 from proxy.store.rows import RowPair, body_row, encode_record, event_row, request_parts
@@ -174,7 +174,7 @@ class DurableRecorder:
             await waiter
 
     async def start(self) -> None:
-        engine = create_db_engine(self.settings.database_url, self.settings.database_busy_timeout_ms)
+        engine = shared_engine(self.settings.database_url, self.settings.database_busy_timeout_ms)
         self._inserter = EventInserter(engine, Path(self.settings.spool_dir))
         try:
             self._spool.open()
