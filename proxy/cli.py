@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "proxy.commands.serve",
     "proxy.commands.store",
     "proxy.commands.keys",
+    "proxy.commands.signing_key",
     "proxy.commands.classify",
     "proxy.commands.policy",
     "proxy.commands.provenance",
@@ -25,11 +26,6 @@ COMMAND_MODULES = (
 @click.version_option(package_name="provenance-proxy")
 def cli() -> None:
     """Provenance Proxy: attribute, police and record rival AI vendors' completions."""
-
-
-@cli.group()
-def keys() -> None:
-    """Proxy-issued API keys and the provenance signing key."""
 
 
 for _name in COMMAND_MODULES:

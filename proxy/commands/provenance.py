@@ -1,4 +1,4 @@
-"""``provproxy verify``, ``provproxy provenance …`` and ``provproxy keys public|rotate``."""
+"""``provproxy verify`` and ``provproxy provenance export|verify|checkpoint``."""
 
 from __future__ import annotations
 
@@ -15,13 +15,11 @@ from proxy.provenance.signing_keys import (
     SigningKeyError,
     load_keyring,
     load_or_create_signing_key,
-    public_pem,
-    rotate_signing_key,
 )
 from proxy.provenance.verify import verify_database
-from proxy.store.db import create_db_engine
+from proxy.store.db import shared_engine
 
-EXIT_CLEAN, EXIT_TAMPERED, EXIT_ERROR = 0, 1, 2
+EXIT_TAMPERED, EXIT_ERROR = 1, 2  # 0: clean
 VERIFY_STATE_FILE = "verify-state.json"
 
 database_option = click.option(
@@ -30,9 +28,7 @@ database_option = click.option(
 
 
 @click.command("verify")
-@click.option(
-    "--full", is_flag=True, help="Re-walk every record, not only those after the last verified checkpoint."
-)
+@click.option("--full", is_flag=True, help="Re-walk every record, not only those after the last verified checkpoint.")
 @database_option
 def verify_command(full: bool, database_url: str | None) -> None:
     """Re-walk the hash chain and the signed checkpoints; exit 0 clean, 1 tampered, 2 error."""
@@ -41,7 +37,7 @@ def verify_command(full: bool, database_url: str | None) -> None:
         keyring = load_keyring(settings.signing_key_file)
         if not len(keyring):
             raise SigningKeyError(f"no public keys found next to {settings.signing_key_file}")
-        engine = create_db_engine(database_url or settings.database_url)
+        engine = shared_engine(database_url or settings.database_url)
         report = verify_database(engine, keyring, settings.checkpoint_dir / VERIFY_STATE_FILE, full=full)
     except Exception as exc:  # the exit status tells scripts "could not check", not "clean"
         click.echo(f"error: {exc}", err=True)
@@ -74,7 +70,7 @@ def export_command(event_id: str, output: Path | None, database_url: str | None)
     settings = get_settings()
     try:
         key = load_or_create_signing_key(settings.signing_key_file)
-        engine = create_db_engine(database_url or settings.database_url)
+        engine = shared_engine(database_url or settings.database_url)
         envelope = export_attestation(engine, event_id, key)
     except (AttestationError, SigningKeyError) as exc:
         click.echo(f"error: {exc}", err=True)
@@ -127,7 +123,7 @@ def checkpoint_command(database_url: str | None) -> None:
     """Sign a checkpoint over the records committed since the last one, now."""
     settings = get_settings()
     key = load_or_create_signing_key(settings.signing_key_file)
-    engine = create_db_engine(database_url or settings.database_url)
+    engine = shared_engine(database_url or settings.database_url)
     checkpoint = Checkpointer(engine, key, settings.checkpoint_dir).checkpoint_now()
     if checkpoint is None:
         click.echo("no new records since the last checkpoint")
@@ -135,33 +131,6 @@ def checkpoint_command(database_url: str | None) -> None:
     click.echo(checkpoint.note, nl=False)
 
 
-@click.command("public")
-@click.option("--all", "all_keys", is_flag=True, help="Every key that ever signed (for old checkpoints).")
-def keys_public_command(all_keys: bool) -> None:
-    """Print the provenance signing key's public half (PEM), created if missing."""
-    settings = get_settings()
-    key = load_or_create_signing_key(settings.signing_key_file)
-    if not all_keys:
-        click.echo(f"# key id {key.key_id}")
-        click.echo(public_pem(key.public_key), nl=False)
-        return
-    for kid, public in load_keyring(settings.signing_key_file).items():
-        click.echo(f"# key id {kid}{' (active)' if kid == key.key_id else ''}")
-        click.echo(public_pem(public), nl=False)
-
-
-@click.command("rotate")
-def keys_rotate_command() -> None:
-    """Make a new signing key; the old public key stays in the keyring. Restart the proxy to use it."""
-    settings = get_settings()
-    old, new = rotate_signing_key(settings.signing_key_file)
-    click.echo(f"retired {old}; new signing key {new}" if old else f"new signing key {new}")
-
-
 def register(cli: click.Group) -> None:
     cli.add_command(verify_command)
     cli.add_command(provenance_group)
-    keys = cli.commands["keys"]
-    assert isinstance(keys, click.Group)
-    keys.add_command(keys_public_command)
-    keys.add_command(keys_rotate_command)

@@ -7,11 +7,11 @@ from typing import Any
 import click
 import structlog
 import uvicorn
-from sqlalchemy.exc import OperationalError
 
 from proxy.app import create_app
 from proxy.config import Settings
 from proxy.logs import configure_logging
+from proxy.store.errors import DatabaseUnavailable
 from proxy.store.migrate import upgrade
 
 log = structlog.get_logger("provproxy.serve")
@@ -53,7 +53,7 @@ def register(cli: click.Group) -> None:
         if settings.migrate_on_start:
             try:
                 upgrade(settings.database_url)
-            except OperationalError as exc:
+            except DatabaseUnavailable as exc:
                 # The spool covers a database outage; refusing to start would not.
                 log.warning("migrate_skipped_database_unreachable", error=str(exc).splitlines()[0])
         app = create_app(settings)

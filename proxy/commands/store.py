@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import csv
-import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 import orjson
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
 from proxy.config import Settings
-from proxy.store.db import create_db_engine
+from proxy.durations import parse_duration
+from proxy.store.db import display_url, open_session
 from proxy.store.migrate import current_revision, upgrade
 from proxy.store.queries import EVENT_COLUMNS, EventFilter, get_event, list_events, purge
 
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # Columns of the readable table: (heading, event key, width cap).
 _TABLE = (
     ("time (UTC)", "ts", 19),
@@ -40,15 +34,9 @@ _TABLE = (
 )
 
 
-def parse_duration(value: str) -> timedelta | None:
-    """``90s``, ``15m``, ``2h``, ``7d``, ``4w`` → timedelta; anything else → None."""
-    match = _DURATION.match(value.strip())
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}) if match else None
-
-
 def parse_time(value: str, future: bool = False) -> datetime:
     """An ISO 8601 time (UTC if no zone), or a duration counted back from now (forward if ``future``)."""
-    delta = parse_duration(value)
+    delta = parse_duration(value.strip())
     if delta is not None:
         return datetime.now(UTC) + (delta if future else -delta)
     try:
@@ -64,24 +52,18 @@ def database_url_option(function: Any) -> Any:
     )
 
 
-@contextmanager
-def open_session(database_url: str | None) -> Iterator[Session]:
-    engine = create_db_engine(database_url or Settings().database_url)
-    try:
-        with Session(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
+def chosen_database(database_url: str | None) -> str:
+    """The ``--database-url`` given, else the configured one."""
+    return database_url or Settings().database_url
 
 
 @click.command("migrate")
 @database_url_option
 def migrate_command(database_url: str | None) -> None:
     """Create or upgrade the database schema (Alembic, to the newest revision)."""
-    url = database_url or Settings().database_url
+    url = chosen_database(database_url)
     upgrade(url)
-    shown = make_url(url).render_as_string(hide_password=True)
-    click.echo(f"{shown}: schema at revision {current_revision(url)}")
+    click.echo(f"{display_url(url)}: schema at revision {current_revision(url)}")
 
 
 @click.group("events", invoke_without_command=True)
@@ -112,7 +94,7 @@ def events_group(ctx: click.Context, output: str | None, database_url: str | Non
     for key in ("since", "until"):
         if filters[key]:
             filters[key] = parse_time(filters[key])
-    with open_session(database_url) as session:
+    with open_session(chosen_database(database_url)) as session:
         rows = list_events(session, EventFilter(**filters))
     if output == "json":
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
@@ -127,7 +109,7 @@ def events_group(ctx: click.Context, output: str | None, database_url: str | Non
 @click.pass_context
 def show_command(ctx: click.Context, event_id: str) -> None:
     """One event with its stored request and completion (as JSON)."""
-    with open_session(ctx.obj.get("database_url")) as session:
+    with open_session(chosen_database(ctx.obj.get("database_url"))) as session:
         event = get_event(session, event_id)
     if event is None:
         raise click.ClickException(f"no event {event_id}")
@@ -144,7 +126,7 @@ def purge_command(days: int | None, include_events: bool, yes: bool, database_ur
     days = Settings().retention_days if days is None else days
     if include_events and not yes:
         click.confirm(f"Delete every event older than {days} days (this breaks the provenance chain)?", abort=True)
-    with open_session(database_url) as session:
+    with open_session(chosen_database(database_url)) as session:
         count = purge(session, days, bodies_only=not include_events)
     click.echo(f"deleted {count} {'events' if include_events else 'bodies'} older than {days} days")
 
