@@ -26,6 +26,7 @@ import yaml
 from proxy.adapters.base import CallView
 from proxy.classify import Classification
 from proxy.classify.rules import LABELS, OVERHEAD
+from proxy.durations import parse_duration
 from proxy.events import Decision
 from proxy.hooks import Identity
 
@@ -303,13 +304,12 @@ class _Reader:
                 self.fail(node, f"{what} must not contain {phrase!r} (clients replace such errors with their own text)")
 
     def window(self, node: yaml.Node) -> float | None:
-        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
         raw = node.value if isinstance(node, yaml.ScalarNode) else ""
-        number, unit = (raw[:-1], raw[-1]) if raw[-1:] in units else (raw, "s")
-        if not number.isdigit() or int(number) == 0:
+        duration = parse_duration(raw, bare_unit="s")
+        if not duration:
             self.fail(node, "volume window must be a positive duration such as 3600, 90s, 30m, 1h or 1d")
             return None
-        return float(int(number) * units[unit])
+        return duration.total_seconds()
 
     def policy(self, root: yaml.Node | None, source: str) -> Policy | None:
         if root is None:
