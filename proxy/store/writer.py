@@ -30,7 +30,6 @@ order, spool order and load order are the same.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -46,6 +45,7 @@ from proxy.events import Event
 from proxy.hooks import Chainer
 from proxy.store.chain_head import spooled_chain_head
 from proxy.store.db import shared_engine
+from proxy.store.held import Held, settle_waiters
 from proxy.store.inserts import DatabaseDown, EventInserter
 from proxy.store.loader import LoaderProcess
 from proxy.store.rows import RowPair, body_row, encode_record, event_row, request_parts
@@ -83,19 +83,6 @@ class WriterStats:
     spool_ok: bool = False
 
 
-@dataclass(slots=True)
-class _Held:
-    """A sealed event neither the spool nor the database has taken yet, and who waits for it."""
-
-    pair: RowPair
-    payload: bytes
-    future: asyncio.Future[None] | None
-    loop: asyncio.AbstractEventLoop | None
-
-
-_Waiter = tuple["asyncio.Future[None] | None", "asyncio.AbstractEventLoop | None"]
-
-
 class DurableRecorder:
     """:class:`proxy.hooks.Recorder` backed by the spool and the database."""
 
@@ -108,7 +95,7 @@ class DurableRecorder:
         self._loader = LoaderProcess(settings)
         # One writer at a time (the event loop, or the sync thread rescuing held events).
         self._write_lock = threading.Lock()
-        self._held: list[_Held] = []  # under _write_lock
+        self._held: list[Held] = []  # under _write_lock
         # Event id -> its compressed request parts, made while the upstream worked (event loop only).
         self._prepared: dict[str, tuple[bytes | None, bytes | None]] = {}
         self._rescuing = False  # held events are out being stored: later ones must wait behind them
@@ -238,7 +225,7 @@ class DurableRecorder:
                     self._fsync_waiters.append((end, synced, loop))
                     return synced
             future = loop.create_future() if loop is not None else None
-            self._held.append(_Held(pair, payload, future, loop))
+            self._held.append(Held(pair, payload, future, loop))
         self._written.set()
         return future
 
@@ -321,14 +308,14 @@ class DurableRecorder:
             self._counts.spool_ok = False
             with self._write_lock:
                 waiters, self._fsync_waiters = self._fsync_waiters, []
-            _settle([(future, loop) for _, future, loop in waiters], NotDurable(f"spool sync: {exc}"))
+            settle_waiters([(future, loop) for _, future, loop in waiters], NotDurable(f"spool sync: {exc}"))
             return
         self._counts.spool_syncs += 1
         with self._write_lock:
             done = [w for w in self._fsync_waiters if w[0] <= synced]
             if done:
                 self._fsync_waiters = [w for w in self._fsync_waiters if w[0] > synced]
-        _settle([(future, loop) for _, future, loop in done], None)
+        settle_waiters([(future, loop) for _, future, loop in done], None)
 
     def _rescue(self) -> None:
         """Put held events into the spool, or else straight into the database, in order."""
@@ -350,7 +337,7 @@ class DurableRecorder:
                 self._rescuing = False
                 if error is not None:
                     self._hold_again(held)
-        _settle([(h.future, h.loop) for h in held], NotDurable(error) if error else None)
+        settle_waiters([(h.future, h.loop) for h in held], NotDurable(error) if error else None)
         for h in held:
             h.future = h.loop = None  # answered once; the event itself stays held if it must
         if error is not None and self._running:
@@ -369,7 +356,7 @@ class DurableRecorder:
         self._counts.events_rejected += result.rejected
         return None
 
-    def _hold_again(self, held: list[_Held]) -> None:
+    def _hold_again(self, held: list[Held]) -> None:
         """Put events that found no home back in front of the ones held since (caller holds the lock)."""
         merged = held + self._held
         if len(merged) > MAX_HELD_EVENTS:
@@ -393,24 +380,3 @@ class DurableRecorder:
 
     def snapshot(self) -> dict[str, Any]:
         return {**asdict(self.stats), "queue_depth": self.queue_depth}
-
-
-def _settle(waiters: Sequence[_Waiter], error: Exception | None) -> None:
-    """Wake each waiting event loop once for all its futures."""
-    waiting: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-    for future, loop in waiters:
-        if future is not None and loop is not None:
-            waiting.setdefault(loop, []).append(future)
-    for loop, futures in waiting.items():
-        with contextlib.suppress(RuntimeError):  # the loop has closed
-            loop.call_soon_threadsafe(_resolve, futures, error)
-
-
-def _resolve(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
-    for future in futures:
-        if future.done():
-            continue  # the caller was cancelled; the event is recorded all the same
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)
