@@ -90,7 +90,7 @@ def export_command(event_id: str, output: Path | None, database_url: str | None)
     multiple=True,
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="PEM file of public keys (`provproxy keys public --all`); repeatable.",
+    help="PEM file of public keys (`provproxy signing-key public --all`); repeatable.",
 )
 def verify_file_command(file: Path, public_keys: tuple[Path, ...]) -> None:
     """Check an exported attestation offline, with public keys only; exit 0 valid, 1 invalid."""

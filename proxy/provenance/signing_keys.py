@@ -98,7 +98,7 @@ class Keyring:
 
     @classmethod
     def from_pem(cls, text: str | bytes) -> Keyring:
-        """Every ``PUBLIC KEY`` PEM block in ``text`` (what ``keys public --all`` prints)."""
+        """Every ``PUBLIC KEY`` PEM block in ``text`` (what ``signing-key public --all`` prints)."""
         data = text.encode("ascii") if isinstance(text, str) else text
         blocks = _PEM_BLOCK.findall(data)
         if not blocks:
