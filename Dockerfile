@@ -8,7 +8,9 @@ COPY migrations ./migrations
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
-RUN useradd --system --uid 10001 --home-dir /data --create-home provproxy
+# No home directory: the user's dotfiles must not land in the /data volume.
+RUN useradd --system --uid 10001 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin provproxy \
+    && mkdir /data && chown provproxy:provproxy /data
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER provproxy
@@ -22,7 +24,8 @@ ENV PROVPROXY_HOST=0.0.0.0 \
     PYTHONUNBUFFERED=1
 VOLUME ["/data"]
 EXPOSE 8787
+# The port is read at check time, so a changed PROVPROXY_PORT keeps the check true.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8787/healthz', timeout=2).status == 200 else 1)"]
-# Migrations run first (idempotent), then the server (uvloop + httptools).
-CMD ["sh", "-c", "provproxy migrate && exec provproxy serve"]
+  CMD ["python", "-c", "import os,sys,urllib.request; port=os.environ.get('PROVPROXY_PORT','8787'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=2).status == 200 else 1)"]
+# serve upgrades the schema itself first (PROVPROXY_MIGRATE_ON_START, default true).
+CMD ["provproxy", "serve"]

@@ -10,6 +10,7 @@ They only ever see single message texts, never the whole body.
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from proxy.adapters.base import MAX_INSTRUCTION_CHARS
@@ -30,12 +31,12 @@ _WRAPPER_TAGS = (
     "user_shell_command",
     "turn_aborted",
 )
-_WRAPPER_BLOCK = re.compile(
-    r"<(" + "|".join(re.escape(t) for t in _WRAPPER_TAGS) + r")(?:\s[^>]*)?>.*?</\1>\s*",
-    re.DOTALL,
-)
-# An opening tag never closed (a truncated wrapper) hides everything after it.
-_WRAPPER_OPEN = re.compile(r"<(" + "|".join(re.escape(t) for t in _WRAPPER_TAGS) + r")(?:\s[^>]*)?>")
+# Openers and closers are found in linear scans. An opener's attributes stop at the next
+# "<", so an opener missing its ">" costs no rescan of the rest of the text.
+_TAG_NAMES = "|".join(re.escape(t) for t in _WRAPPER_TAGS)
+_WRAPPER_OPENER = re.compile(r"<(" + _TAG_NAMES + r")(?:\s[^<>]*)?>")
+_WRAPPER_CLOSER = re.compile(r"</(" + _TAG_NAMES + r")>")
+_SPACE = re.compile(r"\s*")
 
 # Whole texts that are written by the tool, recognised by how they start.
 _MACHINE_PREFIXES = (
@@ -45,7 +46,7 @@ _MACHINE_PREFIXES = (
     "This is the Gemini CLI. We are setting up the context for our chat.",
 )
 
-_SESSION_BLOCK = re.compile(r"<session>\s*(.*?)\s*</session>", re.DOTALL)
+_SESSION_OPEN, _SESSION_CLOSE = "<session>", "</session>"
 
 
 def human_text(text: str) -> str:
@@ -53,22 +54,47 @@ def human_text(text: str) -> str:
     if text.startswith(_MACHINE_PREFIXES):
         return ""
     if "<" in text:
-        text = _WRAPPER_BLOCK.sub("", text)
-        unclosed = _WRAPPER_OPEN.search(text)
-        if unclosed is not None:
-            text = text[: unclosed.start()]
+        text = _strip_wrappers(text)
     text = text.strip()
     if text.startswith(_MACHINE_PREFIXES):
         return ""
     return text
 
 
+def _strip_wrappers(text: str) -> str:
+    """Remove each wrapper element (opener to the nearest closer of the same name, and the
+    white space after it); an opener never closed hides everything from it on.
+
+    Client input reaches this before any policy decision, so it runs in time linear in the
+    text: one scan for closers, one for openers, and each opener finds its closer by bisection.
+    """
+    closers: dict[str, list[int]] = {}
+    for closer in _WRAPPER_CLOSER.finditer(text):
+        closers.setdefault(closer.group(1), []).append(closer.start())
+    kept: list[str] = []
+    cursor = 0
+    for opener in _WRAPPER_OPENER.finditer(text):
+        if opener.start() < cursor:
+            continue  # inside an element already removed
+        name = opener.group(1)
+        starts = closers.get(name, [])
+        at = bisect.bisect_left(starts, opener.end())
+        kept.append(text[cursor : opener.start()])
+        if at == len(starts):  # never closed
+            return "".join(kept)
+        cursor = _SPACE.match(text, starts[at] + len(name) + 3).end()  # type: ignore[union-attr]
+    kept.append(text[cursor:])
+    return "".join(kept)
+
+
 def session_text(text: str) -> str | None:
     """The user's words quoted inside a title call's ``<session>`` wrapper."""
-    if "<session>" not in text:
+    start = text.find(_SESSION_OPEN)
+    if start < 0:
         return None
-    match = _SESSION_BLOCK.search(text)
-    return match.group(1) if match else None
+    start += len(_SESSION_OPEN)
+    end = text.find(_SESSION_CLOSE, start)
+    return None if end < 0 else text[start:end].strip()
 
 
 class InstructionJoiner:
