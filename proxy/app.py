@@ -2,7 +2,7 @@
 
 Proxied paths go straight to :class:`~proxy.handler.ProxyHandler` (a raw ASGI
 app, so the hot path skips routing it does not need); ``/healthz``,
-``/readyz``, ``/metrics`` and the admin API are ordinary FastAPI routes, and
+``/readyz`` and ``/metrics`` are ordinary FastAPI routes, and
 FastAPI's lifespan owns the shared resources (upstream pool, writer).
 """
 
@@ -45,7 +45,7 @@ from proxy.store.writer import DurableRecorder
 log = structlog.get_logger("provproxy.app")
 
 # Paths the proxy serves itself; everything else is vendor traffic.
-OWN_PATHS = ("/healthz", "/readyz", "/metrics", "/admin", "/docs", "/openapi.json")
+OWN_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")
 
 
 @dataclass(slots=True)

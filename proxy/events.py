@@ -79,9 +79,6 @@ class Event:
     request_sha256: str | None = None
     response_sha256: str | None = None
     output_truncated: bool = False
-    # chain position, set by the writer when it seals the event (before commit() returns)
-    seq: int | None = None
-    record_hash: str | None = None
     # bodies (stored under the retention setting, not in the events table)
     request_body: bytes | None = None
     instruction: str | None = None

@@ -2,8 +2,8 @@
 
 The core (``proxy/handler.py``) calls these protocols and knows nothing else
 about identity, policy, recording or provenance; each feature module provides
-an implementation, and ``proxy/app.py`` wires them together. The null
-implementations here keep the core runnable (and benchmarkable) on its own.
+an implementation, and ``proxy/app.py`` wires them together. The
+:class:`DiscardRecorder` here is the benchmark baseline's write path.
 """
 
 from __future__ import annotations
@@ -64,6 +64,14 @@ class Decider(Protocol):
     def decide(self, call: CallView, identity: Identity) -> Verdict: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Where a committed event sits in the provenance chain (the SSE trailer names it)."""
+
+    seq: int
+    record_hash: str
+
+
 class Recorder(Protocol):
     """The durable write path. ``submit`` never blocks the request."""
 
@@ -78,8 +86,9 @@ class Recorder(Protocol):
 
     def submit(self, event: Event) -> None: ...
 
-    async def commit(self, event: Event) -> None:
-        """Record ``event`` and return once it is durable (spooled or in the database)."""
+    async def commit(self, event: Event) -> Receipt | None:
+        """Record ``event`` and return once it is durable (spooled or in the database):
+        its chain position, or None when it was stored unsealed."""
         ...
 
     async def start(self) -> None: ...
@@ -101,23 +110,6 @@ class Chainer(Protocol):
         ...
 
 
-class AnonymousResolver:
-    def resolve(
-        self,
-        vendor: str,
-        presented_key: str | None,
-        headers: Mapping[str, str],
-        client_addr: str | None,
-        identity: Identity,
-    ) -> None:
-        return None
-
-
-class AllowAll:
-    def decide(self, call: CallView, identity: Identity) -> Verdict:
-        return Verdict()
-
-
 class DiscardRecorder:
     """Records nothing: for ``PROVPROXY_RECORD=false`` benchmark baselines."""
 
@@ -130,7 +122,7 @@ class DiscardRecorder:
     def submit(self, event: Event) -> None:
         return None
 
-    async def commit(self, event: Event) -> None:
+    async def commit(self, event: Event) -> Receipt | None:
         return None
 
     async def start(self) -> None:

@@ -42,7 +42,7 @@ import structlog
 
 from proxy.config import Settings
 from proxy.events import Event
-from proxy.hooks import Chainer
+from proxy.hooks import Chainer, Receipt
 from proxy.store.chain_head import spooled_chain_head
 from proxy.store.db import shared_engine
 from proxy.store.held import Held, settle_waiters
@@ -150,15 +150,17 @@ class DurableRecorder:
         """Record ``event`` without waiting for anything. The event must not be mutated after."""
         self._record(event, wait=False)
 
-    async def commit(self, event: Event) -> None:
+    async def commit(self, event: Event) -> Receipt | None:
         """Record ``event``; return once it is durable as ``durability`` asks (written to the
-        spool, or synced too; or stored in the database when the spool cannot take it).
+        spool, or synced too; or stored in the database when the spool cannot take it), with
+        its chain position (None: stored unsealed).
 
         Raises :class:`NotDurable` when neither accepted it; the event is then held and retried.
         """
-        waiter = self._record(event, wait=True)
+        waiter, receipt = self._record(event, wait=True)
         if waiter is not None:
             await waiter
+        return receipt
 
     async def start(self) -> None:
         engine = shared_engine(self.settings.database_url, self.settings.database_busy_timeout_ms)
@@ -197,8 +199,9 @@ class DurableRecorder:
 
     # -- request path (the caller's thread) -------------------------------------------------
 
-    def _record(self, event: Event, wait: bool) -> asyncio.Future[None] | None:
-        """Seal, encode and spool ``event``; return what the caller must await, if anything."""
+    def _record(self, event: Event, wait: bool) -> tuple[asyncio.Future[None] | None, Receipt | None]:
+        """Seal, encode and spool ``event``; return what the caller must await, if anything,
+        and the event's chain position."""
         if not self._running:
             raise RuntimeError("the recorder is not running")
         loop = asyncio.get_running_loop() if wait else None
@@ -206,12 +209,14 @@ class DurableRecorder:
             try:
                 (pair,) = self._seal([event])
                 payload = encode_record(pair)
+                seq, record_hash = pair[0]["seq"], pair[0]["record_hash"]
+                receipt = Receipt(seq, record_hash) if seq is not None else None
             except Exception:  # unencodable: nothing can keep it; say so rather than hide it
                 log.exception("event could not be encoded; dropped", id=event.id)
                 self._counts.events_dropped += 1
                 if wait:
                     raise NotDurable("event could not be encoded") from None
-                return None
+                return None, None
             if not self._held and not self._rescuing:
                 try:
                     _, end = self._spool_records([(pair, payload)])
@@ -220,14 +225,14 @@ class DurableRecorder:
                 else:
                     self._wake_sync_thread()
                     if loop is None or self.settings.durability != "fsync":
-                        return None
+                        return None, receipt
                     synced: asyncio.Future[None] = loop.create_future()
                     self._fsync_waiters.append((end, synced, loop))
-                    return synced
+                    return synced, receipt
             future = loop.create_future() if loop is not None else None
             self._held.append(Held(pair, payload, future, loop))
         self._written.set()
-        return future
+        return future, receipt
 
     def _wake_sync_thread(self) -> None:
         if self._sync_idle:  # it sleeps on its own timer while events keep coming
@@ -240,9 +245,6 @@ class DurableRecorder:
                 chain = self.chainer.seal(events)
             except Exception:  # a gap in the chain is visible; a lost event would not be
                 log.exception("chainer failed; events stored unsealed", count=len(events))
-        for event, link in zip(events, chain, strict=True):
-            if link is not None:  # the request path announces it at the end of the stream
-                event.seq, event.record_hash = link[0], link[1]
         now = datetime.now(UTC)
         return [
             (event_row(event, link), body_row(event, self.settings.retention, now, self._prepared.pop(event.id, None)))
