@@ -25,7 +25,7 @@ from proxy.metrics import Metrics
 from proxy.policy import PolicySource
 from proxy.principals import KeyPrincipalResolver
 from proxy.provenance.header import ProvenanceSigner
-from proxy.provenance.keys import load_or_create_signing_key
+from proxy.provenance.signing_keys import load_or_create_signing_key
 from proxy.store.migrate import upgrade
 from tests.unit.helpers import sse
 
