@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from proxy.adapters import VENDORS
 from proxy.config import Settings
 from proxy.store.db import create_db_engine
 from proxy.store.migrate import current_revision, upgrade
@@ -88,7 +89,7 @@ def migrate_command(database_url: str | None) -> None:
 @click.option("--user", "principal", help="Principal: user name, or vk:… fingerprint of a vendor key.")
 @click.option("--team")
 @click.option("--tool", help="claude-code, codex-cli, gemini-cli, anthropic-sdk, …")
-@click.option("--vendor", type=click.Choice(["anthropic", "openai", "gemini"]))
+@click.option("--vendor", type=click.Choice(VENDORS))
 @click.option("--model")
 @click.option("--session", help="The client's session id.")
 @click.option("--since", help="ISO time, or a duration back from now (2h, 7d).")
