@@ -1,31 +1,69 @@
-"""Settings, all from ``PROVPROXY_*`` environment variables (or a ``.env`` file)."""
+"""Settings, all from ``PROVPROXY_*`` environment variables (or a ``.env`` file).
+
+Per-vendor settings are maps keyed by the vendor names of the adapter registry;
+each vendor also has its own variables, ``PROVPROXY_UPSTREAM_<VENDOR>`` and
+``PROVPROXY_<VENDOR>_API_KEY``, so adding an adapter adds its settings.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-DEFAULT_UPSTREAMS = {
-    "anthropic": "https://api.anthropic.com",
-    "openai": "https://api.openai.com",
-    "gemini": "https://generativelanguage.googleapis.com",
-}
+from proxy.adapters import ADAPTERS, VENDORS
+
+ENV_PREFIX = "PROVPROXY_"
+
+
+def _upstream_name(vendor: str) -> str:
+    return f"upstream_{vendor}"
+
+
+def _org_key_name(vendor: str) -> str:
+    return f"{vendor}_api_key"
+
+
+def default_upstreams() -> dict[str, str]:
+    return {adapter.vendor: adapter.default_upstream for adapter in ADAPTERS}
+
+
+class VendorVariables(PydanticBaseSettingsSource):
+    """Reads every vendor's own variables (``PROVPROXY_UPSTREAM_ANTHROPIC``, ...)
+    out of the environment and the ``.env`` file, under their flat names; the
+    settings fold them into their maps."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *readers: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._readers = readers  # highest priority first
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # no field of its own: see __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        names = [_upstream_name(vendor) for vendor in VENDORS] + [_org_key_name(vendor) for vendor in VENDORS]
+        for reader in reversed(self._readers):
+            variables = getattr(reader, "env_vars", {})
+            for name in names:
+                value = variables.get((ENV_PREFIX + name).lower())
+                if value is not None:
+                    found[name] = value
+        return found
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PROVPROXY_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     host: str = "127.0.0.1"
     port: int = 8787
 
-    # Where each vendor's traffic goes: an origin, optionally with a path prefix.
-    upstream_anthropic: str = DEFAULT_UPSTREAMS["anthropic"]
-    upstream_openai: str = DEFAULT_UPSTREAMS["openai"]
-    upstream_gemini: str = DEFAULT_UPSTREAMS["gemini"]
+    # Where each vendor's traffic goes: an origin, optionally with a path prefix (every vendor has one).
+    upstreams: dict[str, str] = Field(default_factory=default_upstreams)
 
     max_body_bytes: int = 32 * 1024 * 1024
     upstream_connect_timeout_s: float = 10.0
@@ -78,9 +116,7 @@ class Settings(BaseSettings):
     # How stale the in-memory copy of the api_keys table may be (revocations wait this long).
     key_cache_ttl_s: float = 2.0
     # The organisation's vendor keys, sent upstream when clients use proxy-issued keys.
-    anthropic_api_key: str | None = None
-    openai_api_key: str | None = None
-    gemini_api_key: str | None = None
+    org_keys: dict[str, str] = Field(default_factory=dict)
 
     # Policy and provenance.
     policy_file: Path | None = None
@@ -92,21 +128,57 @@ class Settings(BaseSettings):
 
     log_level: str = "info"
 
-    @field_validator("upstream_anthropic", "upstream_openai", "upstream_gemini")
     @classmethod
-    def _origin(cls, value: str) -> str:
-        value = value.rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"upstream must be an http(s) URL, got {value!r}")
-        return value
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        vendor_variables = VendorVariables(settings_cls, env_settings, dotenv_settings)
+        # Before the .env file: it hands on unknown PROVPROXY_* names itself, and the environment beats it.
+        return init_settings, env_settings, vendor_variables, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_vendor_variables(cls, values: Any) -> Any:
+        """``upstream_<vendor>`` / ``<vendor>_api_key`` (variables or keyword arguments) into the maps."""
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        upstreams = dict(values.get("upstreams") or {})
+        org_keys = dict(values.get("org_keys") or {})
+        for vendor in VENDORS:
+            upstream = values.pop(_upstream_name(vendor), None)
+            if upstream is not None:
+                upstreams[vendor] = upstream
+            key = values.pop(_org_key_name(vendor), None)
+            if key is not None:
+                org_keys[vendor] = key
+        values["upstreams"] = upstreams
+        values["org_keys"] = org_keys
+        return values
+
+    @field_validator("upstreams")
+    @classmethod
+    def _origins(cls, given: dict[str, str]) -> dict[str, str]:
+        unknown = set(given) - set(VENDORS)
+        if unknown:
+            raise ValueError(f"no adapter for vendor(s) {', '.join(sorted(unknown))} (known: {', '.join(VENDORS)})")
+        upstreams = {**default_upstreams(), **given}
+        for vendor, url in upstreams.items():
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"upstream of {vendor} must be an http(s) URL, got {url!r}")
+            upstreams[vendor] = url.rstrip("/")
+        return upstreams
 
     def upstream_for(self, vendor: str) -> str:
-        url: str = getattr(self, f"upstream_{vendor}")
-        return url
+        return self.upstreams[vendor]
 
     def vendor_key_for(self, vendor: str) -> str | None:
-        key: str | None = getattr(self, f"{vendor}_api_key", None)
-        return key
+        return self.org_keys.get(vendor)
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,14 @@ from proxy.adapters import anthropic, gemini, openai
 from proxy.adapters.base import Adapter, Route
 
 ADAPTERS: tuple[Adapter, ...] = (anthropic.ADAPTER, openai.ADAPTER, gemini.ADAPTER)
+# The vendor names, in registry order: settings keys, CLI choices, recorded ``vendor`` values.
+VENDORS: tuple[str, ...] = tuple(adapter.vendor for adapter in ADAPTERS)
+_BY_VENDOR: dict[str, Adapter] = {adapter.vendor: adapter for adapter in ADAPTERS}
+
+
+def adapter_for(vendor: str) -> Adapter:
+    """The adapter of a vendor name; ``KeyError`` for a vendor none serves."""
+    return _BY_VENDOR[vendor]
 
 
 def _match_order(path: str, headers: Mapping[str, str]) -> tuple[Adapter, ...]:
@@ -47,4 +55,4 @@ def resolve_route(
     return None, None
 
 
-__all__ = ["ADAPTERS", "resolve_route"]
+__all__ = ["ADAPTERS", "VENDORS", "adapter_for", "resolve_route"]

@@ -14,6 +14,13 @@ from proxy.adapters.base import (
     ErrorReply,
     OutcomeParser,
     Route,
+    bearer_token,
+    is_event_stream,
+    json_object,
+    optional_list,
+    optional_str,
+    retry_headers,
+    sse_comment,
 )
 from proxy.adapters.collect import (
     SseOrJsonParser,
@@ -45,25 +52,6 @@ _ERRORS: dict[ErrorKind, tuple[int, str]] = {
     ErrorKind.UNAVAILABLE: (503, "api_error"),
     ErrorKind.UPGRADE_REFUSED: (426, "invalid_request_error"),
 }
-# Kinds a client must not retry: the same request gets the same answer.
-NON_RETRYABLE = frozenset(
-    {
-        ErrorKind.INVALID_REQUEST,
-        ErrorKind.POLICY_BLOCK,
-        ErrorKind.UNAUTHENTICATED,
-        ErrorKind.NOT_FOUND,
-        ErrorKind.TOO_LARGE,
-        ErrorKind.UPGRADE_REFUSED,
-    }
-)
-
-
-def bearer_token(headers: Mapping[str, str]) -> str | None:
-    value = headers.get("authorization")
-    if value and value[:7].lower() == "bearer ":
-        token = value[7:].strip()
-        return token or None
-    return None
 
 
 def _system_texts(system: Any) -> list[str]:
@@ -110,6 +98,7 @@ def _message_instruction(content: Any, title_call: bool) -> str:
 class AnthropicAdapter:
     vendor = VENDOR
     prefix = "/anthropic"
+    default_upstream = "https://api.anthropic.com"
 
     def match(self, method: str, path: str, headers: Mapping[str, str]) -> Route | None:
         segments = path_segments(path)
@@ -132,6 +121,9 @@ class AnthropicAdapter:
                 return Route(VENDOR, "models.get", f"/v1/models/{rest[1]}", method, has_body=False)
         return None
 
+    def body_path(self, body: Any) -> str:
+        return "/v1/messages"
+
     def claims(self, method: str, path: str, headers: Mapping[str, str]) -> bool:
         return "anthropic-version" in headers or "x-api-key" in headers
 
@@ -141,16 +133,9 @@ class AnthropicAdapter:
             if route.endpoint == "models.get":
                 view.model = route.upstream_path.rsplit("/", 1)[1]
             return view
-        if not isinstance(body, dict):
-            raise ValueError("request body must be a JSON object")
-        model = body.get("model")
-        if model is not None and not isinstance(model, str):
-            raise ValueError("'model' must be a string")
-        messages = body.get("messages")
-        if messages is None:
-            messages = []
-        elif not isinstance(messages, list):
-            raise ValueError("'messages' must be a list")
+        body = json_object(body)
+        model = optional_str(body, "model")
+        messages = optional_list(body, "messages")
         system = body.get("system")
         if system is not None and not isinstance(system, str | list):
             raise ValueError("'system' must be a string or a list of content blocks")
@@ -183,21 +168,17 @@ class AnthropicAdapter:
         return view
 
     def outcome_parser(self, route: Route, call: CallView, content_type: str) -> OutcomeParser:
-        ctype = content_type.lower()
-        streaming = "event-stream" in ctype or (not ctype and call.stream)
-        return AnthropicOutcomeParser(streaming)
+        return AnthropicOutcomeParser(is_event_stream(content_type, call))
 
     def error_reply(self, kind: ErrorKind, message: str, request_id: str | None = None) -> ErrorReply:
         status, error_type = _ERRORS[kind]
         body: dict[str, Any] = {"type": "error", "error": {"type": error_type, "message": message}}
         if request_id:
             body["request_id"] = request_id
-        headers = [("content-type", "application/json")]
+        headers = retry_headers(kind)
         if kind is ErrorKind.POLICY_BLOCK:
             # Continue shows the top-level "message" of an error body.
             body["message"] = message
-        if kind in NON_RETRYABLE:
-            headers.append(("x-should-retry", "false"))
         if request_id:
             headers.append(("request-id", request_id))
         return ErrorReply(status, tuple(headers), orjson.dumps(body))
@@ -213,12 +194,6 @@ class AnthropicAdapter:
 
     def sse_comment(self, text: str) -> bytes:
         return sse_comment(text)
-
-
-def sse_comment(text: str) -> bytes:
-    """One SSE comment line; line breaks would end the comment, so they become spaces."""
-    clean = text.replace("\r", " ").replace("\n", " ")
-    return b": " + clean.encode("utf-8") + b"\n\n"
 
 
 class AnthropicOutcomeParser(SseOrJsonParser):

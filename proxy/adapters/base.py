@@ -32,6 +32,19 @@ class ErrorKind(StrEnum):
     UPGRADE_REFUSED = "upgrade_refused"  # WebSocket upgrade: 426, client falls back to SSE
 
 
+# Kinds a client must not retry: the same request gets the same answer.
+NON_RETRYABLE = frozenset(
+    {
+        ErrorKind.INVALID_REQUEST,
+        ErrorKind.POLICY_BLOCK,
+        ErrorKind.UNAUTHENTICATED,
+        ErrorKind.NOT_FOUND,
+        ErrorKind.TOO_LARGE,
+        ErrorKind.UPGRADE_REFUSED,
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """A request path matched to one vendor endpoint.
@@ -129,11 +142,17 @@ class ErrorReply:
 class Adapter(Protocol):
     """One wire protocol. Implementations live one per module in this package."""
 
-    vendor: str  # "anthropic" | "openai" | "gemini"
+    vendor: str  # "anthropic" | "openai" | "gemini": also names its settings (PROVPROXY_UPSTREAM_<VENDOR>, ...)
     prefix: str  # "/anthropic" ...: the unambiguous mount point
+    default_upstream: str  # the vendor's API origin, unless the settings name another
 
     def match(self, method: str, path: str, headers: Mapping[str, str]) -> Route | None:
         """The route for an unprefixed vendor path, or None if not ours."""
+        ...
+
+    def body_path(self, body: Any) -> str:
+        """The endpoint path a request body with no request line is read as
+        (``provproxy classify`` lines that name only a vendor)."""
         ...
 
     def claims(self, method: str, path: str, headers: Mapping[str, str]) -> bool:
@@ -171,3 +190,60 @@ class Adapter(Protocol):
     def sse_comment(self, text: str) -> bytes:
         """An SSE comment line this vendor's clients ignore (empty if they cannot)."""
         ...
+
+
+# --------------------------------------------------------------------------- helpers every adapter shares
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header (lower-case header keys)."""
+    value = headers.get("authorization")
+    if value and value[:7].lower() == "bearer ":
+        token = value[7:].strip()
+        return token or None
+    return None
+
+
+def sse_comment(text: str) -> bytes:
+    """One SSE comment line; line breaks would end the comment, so they become spaces."""
+    clean = text.replace("\r", " ").replace("\n", " ")
+    return b": " + clean.encode("utf-8") + b"\n\n"
+
+
+def is_event_stream(content_type: str, call: CallView) -> bool:
+    """Whether a response is SSE: by its content type, or by the request when it has none."""
+    ctype = content_type.lower()
+    return "event-stream" in ctype or (not ctype and call.stream)
+
+
+def json_object(body: Any) -> dict[str, Any]:
+    """The request body as a JSON object; anything else is a client error."""
+    if not isinstance(body, dict):
+        raise ValueError("request body must be a JSON object")
+    return body
+
+
+def optional_list(body: dict[str, Any], name: str) -> list[Any]:
+    """A list field of the body (the messages, the contents), empty when absent."""
+    value = body.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"'{name}' must be a list")
+    return value
+
+
+def optional_str(body: dict[str, Any], name: str) -> str | None:
+    """A string field of the body (the model, the instructions), None when absent."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"'{name}' must be a string")
+    return value
+
+
+def retry_headers(kind: ErrorKind) -> list[tuple[str, str]]:
+    """Headers of a JSON error reply, telling the SDKs not to retry what cannot succeed."""
+    headers = [("content-type", "application/json")]
+    if kind in NON_RETRYABLE:
+        headers.append(("x-should-retry", "false"))
+    return headers

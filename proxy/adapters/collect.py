@@ -8,7 +8,7 @@ together) and a cap on buffered JSON bodies.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -62,14 +62,6 @@ class OutcomeBuilder:
         self._thinking: list[str] = []
         self._tools: dict[str | int, ToolCall] = {}
         self._tool_args: dict[str | int, list[str]] = {}
-
-    @property
-    def has_text(self) -> bool:
-        return bool(self._text)
-
-    @property
-    def has_tools(self) -> bool:
-        return bool(self._tools)
 
     def _take(self, fragment: str) -> str:
         if len(fragment) <= self._budget:
@@ -146,8 +138,22 @@ class OutcomeBuilder:
         self.outcome.error_message = message[:4096] if isinstance(message, str) else None
 
 
+class JSONFramer(Protocol):
+    """Cuts a non-SSE response body into the JSON documents it is made of."""
+
+    overflowed: bool
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The documents completed by ``data``."""
+        ...
+
+    def flush(self) -> list[bytes]:
+        """The documents still held at the end of the body."""
+        ...
+
+
 class BodyBuffer:
-    """Buffers a non-streamed JSON body up to a cap for parsing at the end."""
+    """Buffers a non-streamed JSON body up to a cap: one document, at the end."""
 
     def __init__(self, cap: int = MAX_JSON_BODY) -> None:
         self._cap = cap
@@ -155,44 +161,50 @@ class BodyBuffer:
         self._size = 0
         self.overflowed = False
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes) -> list[bytes]:
         if self.overflowed:
-            return
+            return []
         self._size += len(data)
         if self._size > self._cap:
             self.overflowed = True
             self._chunks = []
-            return
+            return []
         self._chunks.append(bytes(data))
+        return []
 
-    def parsed(self) -> Any:
-        """The parsed JSON, or None when over the cap, empty or not JSON."""
+    def flush(self) -> list[bytes]:
+        """The whole body, or nothing when over the cap or empty."""
         if self.overflowed or not self._chunks:
-            return None
-        return loads(b"".join(self._chunks))
+            return []
+        return [b"".join(self._chunks)]
 
 
 class SseOrJsonParser:
-    """An outcome parser for APIs that answer with SSE events or one JSON object.
+    """An outcome parser for APIs that answer with SSE events or JSON documents.
 
-    Subclasses handle one decoded event (``_event``) and one whole body
-    (``_whole``); this class does the framing, the memory caps, and makes sure
-    no parser error ever reaches the relay.
+    Subclasses handle one decoded event (``_event``) and one whole JSON
+    document (``_whole``), and may cut JSON bodies differently
+    (``_json_framer``); this class does the framing, the memory caps, and makes
+    sure no parser error ever reaches the relay.
     """
 
-    def __init__(self, streaming: bool) -> None:
+    def __init__(self, sse: bool) -> None:
         self._out = OutcomeBuilder()
-        self._sse = SSEDecoder() if streaming else None
-        self._body = None if streaming else BodyBuffer()
+        self._sse = SSEDecoder() if sse else None
+        self._json = None if sse else self._json_framer()
         self._finished: CallOutcome | None = None
+
+    def _json_framer(self) -> JSONFramer:
+        return BodyBuffer()
 
     def feed(self, data: bytes) -> None:
         try:
             if self._sse is not None:
                 for _, payload in self._sse.feed(data):
                     self._payload(payload)
-            elif self._body is not None:
-                self._body.feed(data)
+            elif self._json is not None:
+                for document in self._json.feed(data):
+                    self._document(document)
         except Exception:  # a parser bug must never break the relay
             self._out.outcome.truncated = True
 
@@ -205,11 +217,10 @@ class SseOrJsonParser:
                     self._payload(payload)
                 if self._sse.overflowed:
                     self._out.outcome.truncated = True
-            elif self._body is not None:
-                body = self._body.parsed()
-                if isinstance(body, dict):
-                    self._whole(body)
-                if self._body.overflowed:
+            elif self._json is not None:
+                for document in self._json.flush():
+                    self._document(document)
+                if self._json.overflowed:
                     self._out.outcome.truncated = True
         except Exception:
             self._out.outcome.truncated = True
@@ -220,6 +231,11 @@ class SseOrJsonParser:
         event = loads(payload)
         if isinstance(event, dict):
             self._event(event)
+
+    def _document(self, document: bytes) -> None:
+        body = loads(document)
+        if isinstance(body, dict):
+            self._whole(body)
 
     def _event(self, event: dict[str, Any]) -> None:
         raise NotImplementedError

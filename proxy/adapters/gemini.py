@@ -8,28 +8,29 @@ from typing import Any
 
 import orjson
 
-from proxy.adapters.anthropic import NON_RETRYABLE, bearer_token
 from proxy.adapters.base import (
-    CallOutcome,
     CallView,
     ErrorKind,
     ErrorReply,
     OutcomeParser,
     Route,
+    bearer_token,
+    json_object,
+    optional_list,
+    retry_headers,
 )
 from proxy.adapters.collect import (
     MAX_JSON_BODY,
-    OutcomeBuilder,
+    JSONFramer,
+    SseOrJsonParser,
     as_dict,
     as_int,
     as_list,
     as_str,
     json_text,
-    loads,
 )
 from proxy.adapters.instruction import InstructionJoiner
 from proxy.adapters.paths import is_model_name, path_segments
-from proxy.adapters.sse import SSEDecoder
 
 VENDOR = "gemini"
 
@@ -63,6 +64,7 @@ def _schema_has_complexity(config: dict[str, Any]) -> bool:
 class GeminiAdapter:
     vendor = VENDOR
     prefix = "/gemini"
+    default_upstream = "https://generativelanguage.googleapis.com"
 
     def match(self, method: str, path: str, headers: Mapping[str, str]) -> Route | None:
         segments = path_segments(path)
@@ -96,6 +98,10 @@ class GeminiAdapter:
             streams_from_path=endpoint == "streamGenerateContent",
         )
 
+    def body_path(self, body: Any) -> str:
+        model = body.get("model") if isinstance(body, dict) else None
+        return f"/v1beta/models/{model or 'gemini-2.5-pro'}:generateContent"
+
     def claims(self, method: str, path: str, headers: Mapping[str, str]) -> bool:
         return "x-goog-api-key" in headers or path.startswith("/v1beta")
 
@@ -108,18 +114,13 @@ class GeminiAdapter:
         )
         if not route.has_body:
             return view
-        if not isinstance(body, dict):
-            raise ValueError("request body must be a JSON object")
+        body = json_object(body)
         if route.endpoint == "countTokens" and "contents" not in body:
             # countTokens may wrap a whole request: {"generateContentRequest": {...}}
             inner = body.get("generateContentRequest")
             if isinstance(inner, dict):
                 body = inner
-        contents = body.get("contents")
-        if contents is None:
-            contents = []
-        elif not isinstance(contents, list):
-            raise ValueError("'contents' must be a list")
+        contents = optional_list(body, "contents")
         view.turn_count = len(contents)
 
         system = body.get("systemInstruction", body.get("system_instruction"))
@@ -155,10 +156,7 @@ class GeminiAdapter:
     def error_reply(self, kind: ErrorKind, message: str, request_id: str | None = None) -> ErrorReply:
         status, code = _ERRORS[kind]
         body = {"error": {"code": status, "message": message, "status": code, "details": []}}
-        headers = [("content-type", "application/json")]
-        if kind in NON_RETRYABLE:
-            headers.append(("x-should-retry", "false"))
-        return ErrorReply(status, tuple(headers), orjson.dumps(body))
+        return ErrorReply(status, tuple(retry_headers(kind)), orjson.dumps(body))
 
     def credential(self, headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
         return headers.get("x-goog-api-key") or query.get("key") or bearer_token(headers)
@@ -249,49 +247,28 @@ class JSONElementSplitter:
                 self.overflowed = True
         return elements
 
+    def flush(self) -> list[bytes]:
+        return []  # an element still open at the end was cut: nothing to parse
 
-class GeminiOutcomeParser:
+
+class GeminiOutcomeParser(SseOrJsonParser):
     """generateContent JSON, streamGenerateContent SSE (``alt=sse``) or a
     streamed JSON array; every element is a GenerateContentResponse."""
 
     def __init__(self, sse: bool) -> None:
-        self._out = OutcomeBuilder()
-        self._sse = SSEDecoder() if sse else None
-        self._splitter = None if sse else JSONElementSplitter()
+        super().__init__(sse)
         self._next_tool = 0
-        self._finished: CallOutcome | None = None
 
-    def feed(self, data: bytes) -> None:
-        try:
-            if self._sse is not None:
-                for _, payload in self._sse.feed(data):
-                    self._chunk(loads(payload))
-            elif self._splitter is not None:
-                for element in self._splitter.feed(data):
-                    self._chunk(loads(element))
-        except Exception:  # a parser bug must never break the relay
-            self._out.outcome.truncated = True
+    def _json_framer(self) -> JSONFramer:
+        return JSONElementSplitter()
 
-    def finish(self) -> CallOutcome:
-        if self._finished is not None:
-            return self._finished
-        try:
-            if self._sse is not None:
-                for _, payload in self._sse.flush():
-                    self._chunk(loads(payload))
-                overflowed = self._sse.overflowed
-            else:
-                overflowed = self._splitter is not None and self._splitter.overflowed
-            if overflowed:
-                self._out.outcome.truncated = True
-        except Exception:
-            self._out.outcome.truncated = True
-        self._finished = self._out.build()
-        return self._finished
+    def _event(self, event: dict[str, Any]) -> None:
+        self._chunk(event)
 
-    def _chunk(self, chunk: Any) -> None:
-        if not isinstance(chunk, dict):
-            return
+    def _whole(self, body: dict[str, Any]) -> None:
+        self._chunk(body)
+
+    def _chunk(self, chunk: dict[str, Any]) -> None:
         out = self._out
         outcome = out.outcome
         if "error" in chunk:

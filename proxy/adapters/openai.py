@@ -7,13 +7,19 @@ from typing import Any
 
 import orjson
 
-from proxy.adapters.anthropic import NON_RETRYABLE, bearer_token, sse_comment
 from proxy.adapters.base import (
     CallView,
     ErrorKind,
     ErrorReply,
     OutcomeParser,
     Route,
+    bearer_token,
+    is_event_stream,
+    json_object,
+    optional_list,
+    optional_str,
+    retry_headers,
+    sse_comment,
 )
 from proxy.adapters.collect import (
     SseOrJsonParser,
@@ -106,6 +112,7 @@ def _session_from_metadata(value: Any) -> str | None:
 class OpenAIAdapter:
     vendor = VENDOR
     prefix = "/openai"
+    default_upstream = "https://api.openai.com"
 
     def match(self, method: str, path: str, headers: Mapping[str, str]) -> Route | None:
         segments = path_segments(path)
@@ -126,6 +133,11 @@ class OpenAIAdapter:
                 return Route(VENDOR, "models.get", f"/v1/models/{rest[1]}", method, has_body=False)
         return None
 
+    def body_path(self, body: Any) -> str:
+        if isinstance(body, dict) and "messages" in body and "input" not in body:
+            return "/v1/chat/completions"
+        return "/v1/responses"
+
     def claims(self, method: str, path: str, headers: Mapping[str, str]) -> bool:
         return True  # the fallback when no other vendor's signals are present
 
@@ -135,12 +147,8 @@ class OpenAIAdapter:
             if route.endpoint == "models.get":
                 view.model = route.upstream_path.rsplit("/", 1)[1]
             return view
-        if not isinstance(body, dict):
-            raise ValueError("request body must be a JSON object")
-        model = body.get("model")
-        if model is not None and not isinstance(model, str):
-            raise ValueError("'model' must be a string")
-        view.model = model
+        body = json_object(body)
+        view.model = optional_str(body, "model")
         view.stream = body.get("stream") is True
         if route.endpoint == "chat.completions":
             self._read_chat(view, body)
@@ -149,11 +157,7 @@ class OpenAIAdapter:
         return view
 
     def _read_chat(self, view: CallView, body: dict[str, Any]) -> None:
-        messages = body.get("messages")
-        if messages is None:
-            messages = []
-        elif not isinstance(messages, list):
-            raise ValueError("'messages' must be a list")
+        messages = optional_list(body, "messages")
         view.turn_count = len(messages)
         _read_messages(view, messages, tool_item_types=False)
         if _COMMIT_MESSAGE_PROMPT in view.extras.get("system_head", ""):
@@ -163,9 +167,7 @@ class OpenAIAdapter:
 
     def _read_responses(self, view: CallView, body: dict[str, Any]) -> None:
         items = body.get("input")
-        instructions = body.get("instructions")
-        if instructions is not None and not isinstance(instructions, str):
-            raise ValueError("'instructions' must be a string")
+        instructions = optional_str(body, "instructions")
         if isinstance(items, str):
             view.turn_count = 1
             joiner = InstructionJoiner()
@@ -188,8 +190,7 @@ class OpenAIAdapter:
         )
 
     def outcome_parser(self, route: Route, call: CallView, content_type: str) -> OutcomeParser:
-        ctype = content_type.lower()
-        streaming = "event-stream" in ctype or (not ctype and call.stream)
+        streaming = is_event_stream(content_type, call)
         if route.endpoint == "chat.completions":
             return ChatOutcomeParser(streaming)
         return ResponsesOutcomeParser(streaming)
@@ -197,9 +198,7 @@ class OpenAIAdapter:
     def error_reply(self, kind: ErrorKind, message: str, request_id: str | None = None) -> ErrorReply:
         status, error_type, code = _ERRORS[kind]
         body = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
-        headers = [("content-type", "application/json")]
-        if kind in NON_RETRYABLE:
-            headers.append(("x-should-retry", "false"))
+        headers = retry_headers(kind)
         if request_id:
             headers.append(("x-request-id", request_id))
         return ErrorReply(status, tuple(headers), orjson.dumps(body))
@@ -220,8 +219,8 @@ class OpenAIAdapter:
 class ResponsesOutcomeParser(SseOrJsonParser):
     """Responses API: typed SSE events ending in response.completed, or one JSON object."""
 
-    def __init__(self, streaming: bool) -> None:
-        super().__init__(streaming)
+    def __init__(self, sse: bool) -> None:
+        super().__init__(sse)
         # Final items repeat what the deltas carried; they are used only when no deltas came.
         self._saw_text_delta = False
         self._saw_thinking_delta = False

@@ -6,7 +6,8 @@ low-evidence threshold (:func:`proxy.classify.combine`) by cross-validation on
 that same split, writes both to ``proxy/classify/model.json`` and prints the
 model-only scores on the held-out ``test`` split (the full classifier, rules
 included, is evaluated with ``provproxy classify --eval``). The test split is
-never used to choose anything. scikit-learn is needed here only.
+never used to choose anything. scikit-learn is needed here only:
+``pip install 'provenance-proxy[train]'``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``provproxy classify``: label requests offline, and evaluate the classifier.
 
 Input is JSONL, one request per line: ``{"text": "..."}`` or
-``{"vendor": "anthropic|openai|gemini", "body": {...}}`` (optionally with a
+``{"vendor": "<a vendor: anthropic, openai, …>", "body": {...}}`` (optionally with a
 ``path`` for the vendor endpoint, and ``principal``/``team``/``tool`` for the
 policy). Vendor bodies are read by the same adapters the proxy uses, so the
 instruction classified is the one the proxy would classify.
@@ -18,7 +18,7 @@ from typing import IO, Any
 import click
 import orjson
 
-from proxy.adapters import resolve_route
+from proxy.adapters import VENDORS, adapter_for, resolve_route
 from proxy.adapters.base import CallView
 from proxy.classify import BENIGN_LABELS, FORBIDDEN_LABELS, LABELS, OVERHEAD
 from proxy.config import get_settings
@@ -26,13 +26,6 @@ from proxy.decider import PolicyDecider
 from proxy.events import Decision
 from proxy.hooks import Identity
 from proxy.policy import PolicyError, PolicySource
-
-# Where a bare vendor body is sent when the line names no path.
-_DEFAULT_PATHS = {
-    "anthropic": "/v1/messages",
-    "openai": "/v1/responses",
-    "gemini": "/v1beta/models/{model}:generateContent",
-}
 
 
 def call_from_line(row: dict[str, Any]) -> CallView:
@@ -43,15 +36,11 @@ def call_from_line(row: dict[str, Any]) -> CallView:
             raise ValueError('each line needs "text" (a string) or "vendor" and "body"')
         return CallView(vendor=str(row.get("vendor") or "text"), endpoint="text", instruction=text)
     vendor, body = row.get("vendor"), row["body"]
-    if vendor not in _DEFAULT_PATHS:
-        raise ValueError(f"vendor must be one of {', '.join(_DEFAULT_PATHS)}, got {vendor!r}")
+    if vendor not in VENDORS:
+        raise ValueError(f"vendor must be one of {', '.join(VENDORS)}, got {vendor!r}")
     path = row.get("path")
     if not isinstance(path, str):
-        path = _DEFAULT_PATHS[vendor]
-        if vendor == "openai" and isinstance(body, dict) and "messages" in body and "input" not in body:
-            path = "/v1/chat/completions"
-        model = body.get("model") if isinstance(body, dict) else None
-        path = path.format(model=model or "gemini-2.5-pro")
+        path = adapter_for(vendor).body_path(body)
     adapter, route = resolve_route("POST", f"/{vendor}{path}", {})
     if adapter is None or route is None:
         raise ValueError(f"no {vendor} endpoint at {path}")

@@ -10,6 +10,7 @@ from typing import Any
 import click
 import orjson
 
+from proxy.adapters import VENDORS
 from proxy.config import Settings
 from proxy.durations import parse_duration
 from proxy.store.db import display_url, open_session
@@ -70,7 +71,7 @@ def migrate_command(database_url: str | None) -> None:
 @click.option("--user", "principal", help="Principal: user name, or vk:… fingerprint of a vendor key.")
 @click.option("--team")
 @click.option("--tool", help="claude-code, codex-cli, gemini-cli, anthropic-sdk, …")
-@click.option("--vendor", type=click.Choice(["anthropic", "openai", "gemini"]))
+@click.option("--vendor", type=click.Choice(VENDORS))
 @click.option("--model")
 @click.option("--session", help="The client's session id.")
 @click.option("--since", help="ISO time, or a duration back from now (2h, 7d).")

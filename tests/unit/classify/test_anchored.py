@@ -11,7 +11,7 @@ import pytest
 from proxy.classify.anchored import AnchoredPattern, LiteralIndex
 from proxy.classify.rules import _COUNT_THEN_ITEMS, _MAKE_THEN_COUNT, RULES, window
 
-DATASET = Path(__file__).resolve().parents[2] / "proxy" / "classify" / "data" / "dataset.jsonl"
+DATASET = Path(__file__).resolve().parents[3] / "proxy" / "classify" / "data" / "dataset.jsonl"
 PATTERNS = [pattern for rule in RULES for pattern in rule.patterns] + [_COUNT_THEN_ITEMS, _MAKE_THEN_COUNT]
 INDEX = LiteralIndex(PATTERNS)
 

@@ -1,196 +1,24 @@
-"""Decisions from the YAML use policy.
-
-A policy is an ordered list of rules; the first rule whose ``match`` (and, if
-present, ``volume``) holds decides ``allow``, ``flag`` or ``block``. Calls no
-rule matches get ``default_action``. The file is validated from its YAML node
-tree, so every error carries the line it is on (``provproxy policy check``).
-
-:class:`PolicySource` serves the current policy on the request path and swaps
-in an edited file atomically; a broken edit keeps the old policy running.
-"""
+"""Reading a policy file: validated from its YAML node tree, so that every
+error carries the line it is on (``provproxy policy check``)."""
 
 from __future__ import annotations
 
 import string
-import threading
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from collections.abc import Iterable
 from pathlib import Path
 
-import structlog
 import yaml
 
-from proxy.adapters.base import CallView
-from proxy.classify import Classification
 from proxy.classify.rules import LABELS, OVERHEAD
 from proxy.durations import parse_duration
 from proxy.events import Decision
-from proxy.hooks import Identity
-
-log = structlog.get_logger(__name__)
-
-DEFAULT_POLICY_PATH = Path(__file__).with_name("policies") / "default.yaml"
+from proxy.policy.model import Match, Policy, PolicyError, PolicyIssue, PolicyRule, Volume, VolumeCounter
 
 TEMPLATE_FIELDS = frozenset({"rule", "label", "appeal", "principal", "tool"})
 # Claude Code replaces API errors containing these with its own texts (protocols §1.5).
 FORBIDDEN_MESSAGE_PHRASES = ("x-api-key", "prompt is too long", "oauth token has been revoked", "credit balance")
-DEFAULT_BLOCK_MESSAGE = (
-    'Refused by the company AI-use policy, rule "{rule}": this request was classified as {label}. '
-    'If this is ordinary engineering work, appeal to {appeal} and quote rule "{rule}".'
-)
 STRENGTHS = ("strong", "weak")
 KNOWN_LABELS = frozenset((*LABELS, OVERHEAD))
-# Volume counters kept at most for this many (rule, principal) pairs.
-MAX_VOLUME_KEYS = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyIssue:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-class PolicyError(ValueError):
-    """A policy file that cannot be used, with every issue found in it."""
-
-    def __init__(self, source: str, issues: list[PolicyIssue]) -> None:
-        self.source = source
-        self.issues = issues
-        super().__init__(f"{source}: " + "; ".join(str(issue) for issue in issues))
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    labels: frozenset[str] | None = None
-    strength: frozenset[str] | None = None
-    principals: tuple[str, ...] | None = None
-    teams: tuple[str, ...] | None = None
-    tools: tuple[str, ...] | None = None
-    vendors: tuple[str, ...] | None = None
-    models: tuple[str, ...] | None = None
-    side_call: bool | None = None
-
-    def holds(self, result: Classification, call: CallView, identity: Identity) -> bool:
-        return (
-            (self.labels is None or result.label in self.labels)
-            and (self.strength is None or result.strength in self.strength)
-            and _globs(self.principals, identity.principal)
-            and _globs(self.teams, identity.team)
-            and _globs(self.tools, identity.tool)
-            and _globs(self.vendors, call.vendor)
-            and _globs(self.models, call.model)
-            and (self.side_call is None or (call.side_call is not None) == self.side_call)
-        )
-
-
-def _globs(patterns: tuple[str, ...] | None, value: str | None) -> bool:
-    if patterns is None:
-        return True
-    return value is not None and any(fnmatchcase(value, pattern) for pattern in patterns)
-
-
-@dataclass(frozen=True, slots=True)
-class Volume:
-    """The rule applies once a principal made more than ``more_than`` matching
-    calls within the last ``window_s`` seconds (this call included)."""
-
-    more_than: int
-    window_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    action: Decision
-    match: Match = field(default_factory=Match)
-    volume: Volume | None = None
-    message: str | None = None
-
-
-class VolumeCounter:
-    """Sliding-window call counts per (rule, principal), bounded in keys and length."""
-
-    def __init__(self, max_keys: int = MAX_VOLUME_KEYS) -> None:
-        self._max_keys = max_keys
-        self._windows: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def add(self, rule_id: str, principal: str, volume: Volume, now: float) -> int:
-        """Record one call and return the count in the window, capped at ``more_than + 1``."""
-        key = (rule_id, principal)
-        with self._lock:
-            stamps = self._windows.get(key)
-            if stamps is None:
-                # Only whether the threshold is passed matters, so keep that many stamps.
-                stamps = self._windows[key] = deque(maxlen=volume.more_than + 1)
-                if len(self._windows) > self._max_keys:
-                    self._windows.popitem(last=False)
-            else:
-                self._windows.move_to_end(key)
-            horizon = now - volume.window_s
-            while stamps and stamps[0] <= horizon:
-                stamps.popleft()
-            stamps.append(now)
-            return len(stamps)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    action: Decision
-    rule: str | None
-    message: str | None
-
-
-@dataclass(slots=True)
-class Policy:
-    rules: tuple[Rule, ...]
-    default_action: Decision = Decision.ALLOW
-    appeal: str | None = None
-    source: str = "<policy>"
-    counter: VolumeCounter = field(default_factory=VolumeCounter)
-
-    def decide(
-        self,
-        result: Classification,
-        call: CallView,
-        identity: Identity,
-        appeal_default: str,
-        now: float | None = None,
-    ) -> Outcome:
-        for rule in self.rules:
-            if not rule.match.holds(result, call, identity):
-                continue
-            if rule.volume is not None:
-                moment = time.monotonic() if now is None else now
-                count = self.counter.add(rule.id, identity.principal or "anonymous", rule.volume, moment)
-                if count <= rule.volume.more_than:
-                    continue
-            return Outcome(rule.action, rule.id, self._message(rule, result, identity, appeal_default))
-        return Outcome(self.default_action, None, None)
-
-    def _message(self, rule: Rule, result: Classification, identity: Identity, appeal_default: str) -> str | None:
-        template = rule.message
-        if template is None:
-            if rule.action is not Decision.BLOCK:
-                return None
-            template = DEFAULT_BLOCK_MESSAGE
-        values = {
-            "rule": rule.id,
-            "label": result.label,
-            "appeal": self.appeal or appeal_default,
-            "principal": identity.principal or "unknown",
-            "tool": identity.tool,
-        }
-        return " ".join(template.format_map(values).split())
-
-
-# --------------------------------------------------------------------------- loading
 
 
 def load_policy(path: Path, counter: VolumeCounter | None = None) -> Policy:
@@ -209,7 +37,7 @@ def parse_policy(text: str, source: str = "<policy>", counter: VolumeCounter | N
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
         raise PolicyError(source, [PolicyIssue(line, f"YAML syntax: {exc.problem or exc}")]) from exc
-    reader = _Reader()
+    reader = PolicyReader()
     policy = reader.policy(root, source)
     if reader.issues:
         raise PolicyError(source, reader.issues)
@@ -219,7 +47,7 @@ def parse_policy(text: str, source: str = "<policy>", counter: VolumeCounter | N
     return policy
 
 
-class _Reader:
+class PolicyReader:
     """Builds a Policy from YAML nodes, collecting every issue with its line."""
 
     def __init__(self) -> None:
@@ -326,7 +154,7 @@ class _Reader:
         default_action = Decision.ALLOW
         if "default_action" in top:
             default_action = self.action(top["default_action"], "default_action") or Decision.ALLOW
-        rules: list[Rule] = []
+        rules: list[PolicyRule] = []
         rules_node = top.get("rules")
         if rules_node is None:
             self.fail(root, "the policy needs a 'rules' list")
@@ -344,7 +172,7 @@ class _Reader:
                 rules.append(rule)
         return Policy(tuple(rules), default_action, appeal, source)
 
-    def rule(self, node: yaml.Node) -> Rule | None:
+    def rule(self, node: yaml.Node) -> PolicyRule | None:
         fields = self.mapping(node, "a rule", ("id", "match", "volume", "action", "message"))
         if fields is None:
             return None
@@ -359,7 +187,7 @@ class _Reader:
         message = self.template(fields["message"], "message") if "message" in fields else None
         if len(self.issues) > before or rule_id is None or action is None or match is None:
             return None
-        return Rule(rule_id, action, match, volume, message)
+        return PolicyRule(rule_id, action, match, volume, message)
 
     def match(self, node: yaml.Node) -> Match | None:
         keys = ("labels", "strength", "principals", "teams", "tools", "vendors", "models", "side_call")
@@ -399,67 +227,3 @@ class _Reader:
         if more_than is None or window_s is None:
             return None
         return Volume(more_than, window_s)
-
-
-# --------------------------------------------------------------------------- live source
-
-
-class PolicySource:
-    """The policy in force, reloaded when its file changes.
-
-    ``current()`` is called on the request path: it stats the file at most once
-    per ``check_interval_s`` and swaps the new policy in with one assignment,
-    so concurrent calls see either the old or the new policy, never a mix. A
-    file that fails to parse is logged and skipped until it changes again.
-    """
-
-    def __init__(
-        self,
-        path: Path | None = None,
-        appeal_default: str = "your security team",
-        check_interval_s: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.path = path or DEFAULT_POLICY_PATH
-        self.appeal_default = appeal_default
-        self._interval = check_interval_s
-        self._clock = clock
-        self._counter = VolumeCounter()
-        self._lock = threading.Lock()
-        self._stamp = self._file_stamp()
-        self._policy = load_policy(self.path, self._counter)  # a broken file at startup is fatal
-        self._next_check = clock() + check_interval_s
-
-    @classmethod
-    def from_settings(cls, settings: object) -> PolicySource:
-        return cls(getattr(settings, "policy_file", None), getattr(settings, "appeal_contact", "your security team"))
-
-    def current(self) -> Policy:
-        now = self._clock()
-        if now >= self._next_check and self._lock.acquire(blocking=False):
-            try:
-                self._next_check = now + self._interval
-                self._reload_if_changed()
-            finally:
-                self._lock.release()
-        return self._policy
-
-    def _file_stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-    def _reload_if_changed(self) -> None:
-        stamp = self._file_stamp()
-        if stamp == self._stamp:
-            return
-        self._stamp = stamp
-        try:
-            policy = load_policy(self.path, self._counter)
-        except PolicyError as exc:
-            log.error("policy.reload_failed", path=str(self.path), issues=[str(i) for i in exc.issues])
-            return
-        self._policy = policy
-        log.info("policy.reloaded", path=str(self.path), rules=len(policy.rules))
