@@ -11,7 +11,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Select, and_, or_, select
@@ -21,6 +21,7 @@ from proxy.store.models import EventRow
 from proxy.store.search import matching
 
 MAX_LIMIT = 10_000
+QueryT = TypeVar("QueryT", bound=Select)
 
 
 @dataclass(slots=True)
@@ -62,9 +63,8 @@ class BadCursor(ValueError):
     """A cursor this module did not issue."""
 
 
-def filtered(f: EventFilter, dialect: str, query: Select[Any] | None = None) -> Select[Any]:
-    """``query`` (default: whole event rows) narrowed by every filter set in ``f``."""
-    query = select(EventRow) if query is None else query
+def filtered(f: EventFilter, dialect: str, query: QueryT) -> QueryT:
+    """``query`` narrowed by every filter set in ``f``."""
     for name, column in EQUALS.items():
         value = getattr(f, name)
         if value is not None:
@@ -79,7 +79,7 @@ def filtered(f: EventFilter, dialect: str, query: Select[Any] | None = None) -> 
 
 
 def newest_first(f: EventFilter, dialect: str) -> Select[Any]:
-    return filtered(f, dialect).order_by(EventRow.ts.desc(), EventRow.id.desc())
+    return filtered(f, dialect, select(EventRow)).order_by(EventRow.ts.desc(), EventRow.id.desc())
 
 
 def page_events(session: Session, f: EventFilter, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:

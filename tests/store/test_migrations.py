@@ -9,10 +9,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from proxy.events import Event
+from proxy.store.console_models import SEARCH_TABLE  # importing it registers the console tables on Base
 from proxy.store.db import create_db_engine
 from proxy.store.migrate import alembic_config, current_revision, upgrade
-from proxy.store import console_models  # noqa: F401  (registers the console's tables on Base)
-from proxy.store.console_models import SEARCH_TABLE
 from proxy.store.models import BODY_FIELDS, INDEXED_WITH_TS, Base
 from proxy.store.rows import decompress
 
