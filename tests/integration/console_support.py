@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from tests.fixtures_pg import PgServer
 from tests.fixtures_proxy import ProxyFactory, ProxyProcess, free_port
 
 SSO_HEADER = "X-Forwarded-Email"
@@ -53,8 +57,14 @@ class ConsoleStack:
         headers = {"authorization": f"Bearer {self.tokens[role]}"}
         return httpx.get(self.url + path, params=params, headers=headers, timeout=30)
 
-    def call(self, prompt: str) -> httpx.Response:
-        body = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": prompt}]}
+    def call(self, prompt: str, session: str | None = None) -> httpx.Response:
+        body: dict[str, Any] = {
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 50,
+            "messages": [{"role": "user", "content": prompt}],
+        }
+        if session is not None:  # as Claude Code sends it
+            body["metadata"] = {"user_id": json.dumps({"session_id": session})}
         return httpx.post(self.proxy.url + "/v1/messages", json=body, headers=ANTHROPIC_HEADERS, timeout=30)
 
     def stop(self) -> None:
@@ -115,3 +125,20 @@ def wait_for(predicate: Any, timeout: float = 15.0, what: str = "condition") -> 
 def local_client(address: str) -> httpx.Client:
     """A client whose connections come from ``address`` (any 127.x address reaches loopback on Linux)."""
     return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30)
+
+
+@pytest.fixture(name="stack", scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def console_stack_fixture(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_vendor: object
+) -> Iterator[ConsoleStack]:
+    workdir: Path = tmp_path_factory.mktemp("console")
+    if request.param == "sqlite":
+        url = f"sqlite:///{workdir / 'provproxy.db'}"
+    else:
+        server: PgServer = request.getfixturevalue("pg_server")
+        url = server.new_database()
+    factory = ProxyFactory(workdir, fake_vendor.url)  # type: ignore[attr-defined]
+    console = start_console(factory, url)
+    yield console
+    console.stop()
+    factory.stop_all()

@@ -6,24 +6,20 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
 
 from proxy.store.db import create_db_engine
-from tests.fixtures_pg import PgServer, pg_server  # noqa: F401  (the fixture)
-from tests.fixtures_proxy import ProxyFactory
 from tests.integration.console_support import (
     CODE_REVIEW,
     EVAL_TASKS,
     SSO_HEADER,
     TRUSTED_PEER,
     ConsoleStack,
+    console_stack_fixture,  # noqa: F401  (the "stack" fixture)
     local_client,
-    start_console,
     wait_for,
 )
 
@@ -58,23 +54,6 @@ CREDENTIALS = {
     "auditor token": "auditor",
     "admin token": "admin",
 }
-
-
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_vendor: object
-) -> Iterator[ConsoleStack]:
-    workdir: Path = tmp_path_factory.mktemp("console")
-    if request.param == "sqlite":
-        url = f"sqlite:///{workdir / 'provproxy.db'}"
-    else:
-        server: PgServer = request.getfixturevalue("pg_server")
-        url = server.new_database()
-    factory = ProxyFactory(workdir, fake_vendor.url)  # type: ignore[attr-defined]
-    console = start_console(factory, url)
-    yield console
-    console.stop()
-    factory.stop_all()
 
 
 def _send(stack: ConsoleStack, credential: str, method: str, path: str, body: object) -> httpx.Response:
