@@ -17,6 +17,7 @@ from proxy.provenance.signing_keys import (
     load_or_create_signing_key,
 )
 from proxy.provenance.verify import verify_database
+from proxy.store.access_log import verify_access_log
 from proxy.store.db import shared_engine
 
 EXIT_TAMPERED, EXIT_ERROR = 1, 2  # 0: clean
@@ -39,6 +40,7 @@ def verify_command(full: bool, database_url: str | None) -> None:
             raise SigningKeyError(f"no public keys found next to {settings.signing_key_file}")
         engine = shared_engine(database_url or settings.database_url)
         report = verify_database(engine, keyring, settings.checkpoint_dir / VERIFY_STATE_FILE, full=full)
+        access_entries, access_finding = verify_access_log(engine)
     except Exception as exc:  # the exit status tells scripts "could not check", not "clean"
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
@@ -50,8 +52,10 @@ def verify_command(full: bool, database_url: str | None) -> None:
         f"and {report.checkpoints_checked} checkpoints in {report.elapsed_s:.2f}s ({rate:,.0f} records/s); "
         f"verified through checkpoint size {report.verified_tree_size}, log ends at seq {report.last_seq}"
     )
-    if report.finding is not None:
-        click.echo(f"TAMPERED {report.finding.describe()}")
+    click.echo(f"checked {access_entries} access log entries")
+    finding = report.finding or access_finding
+    if finding is not None:
+        click.echo(f"TAMPERED {finding.describe()}")
         sys.exit(EXIT_TAMPERED)
     click.echo("OK")
 

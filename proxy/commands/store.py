@@ -81,6 +81,8 @@ def migrate_command(database_url: str | None) -> None:
 )
 @click.option("--decision", type=click.Choice(["allow", "flag", "block"]))
 @click.option("--label", help="Use label, e.g. eval_task_generation.")
+@click.option("--policy-rule", help="The policy rule that decided, e.g. block-eval-generation.")
+@click.option("--text", help="Text in the instruction or the completion (full-text search).")
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--offset", type=int, default=0)
 @click.option("--json", "output", flag_value="json", help="One JSON array.")

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 
 from proxy.store.models import EventBodyRow, EventRow
 from proxy.store.rows import RowPair, record_json, split
+from proxy.store.search import index_pairs
 
 log = structlog.get_logger("provproxy.store")
 
@@ -101,6 +102,7 @@ class EventInserter:
 def insert_pairs(conn: Connection, pairs: Sequence[RowPair]) -> None:
     """Plain Core ``executemany`` (no ORM objects), duplicates ignored: a replay may repeat rows."""
     events, bodies = split(pairs)
+    index_pairs(conn, pairs)  # before the insert: it skips events already stored (replays)
     if events:
         conn.execute(_insert_ignoring_duplicates(conn.dialect.name, EventRow.__table__), events)
     if bodies:

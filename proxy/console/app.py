@@ -1,0 +1,43 @@
+"""``create_console_app``: the console API as one self-contained, mountable FastAPI app."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+
+from proxy.config import Settings
+from proxy.console import routes_admin, routes_events, routes_triage
+from proxy.console.auth import Authenticator, Caller, requires
+from proxy.console.settings import ConsoleSettings
+from proxy.store.api_keys import load_or_create_salt
+from proxy.store.db import shared_engine
+
+API_PREFIX = "/api/v1"
+API_VERSION = "1.0.0"
+
+
+def create_console_app(settings: Settings, console: ConsoleSettings | None = None) -> FastAPI:
+    """The console on the database of ``settings``. Its schema is itself behind authentication:
+    nothing, not even the list of routes, answers anonymously."""
+    console = console or ConsoleSettings()
+    app = FastAPI(
+        title="Provenance Proxy console",
+        version=API_VERSION,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    engine = shared_engine(settings.database_url, settings.database_busy_timeout_ms)
+    app.state.engine = engine
+    app.state.settings = settings
+    app.state.salt = load_or_create_salt(engine, settings.key_salt)
+    app.state.authenticator = Authenticator(engine, app.state.salt, console)
+    for module in (routes_events, routes_triage, routes_admin):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
+    def openapi(request: Request, _: Annotated[Caller, Depends(requires("viewer"))]) -> dict[str, Any]:
+        return request.app.openapi()
+
+    return app

@@ -1,0 +1,24 @@
+"""The console's own settings (``PROVPROXY_ADMIN_*`` and ``PROVPROXY_CONSOLE_*``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["viewer", "auditor", "admin"]
+
+
+class ConsoleSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROVPROXY_", env_file=".env", extra="ignore")
+
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 8788
+    # SSO: the user name a front proxy (oauth2-proxy, an identity-aware proxy) puts in this
+    # header, believed only when the connection comes from one of console_trusted_networks.
+    console_sso_header: str | None = None
+    console_trusted_networks: list[str] = Field(default_factory=list)
+    # SSO user → role; users not listed get console_sso_default_role (None: refused).
+    console_sso_roles: dict[str, Role] = Field(default_factory=dict)
+    console_sso_default_role: Role | None = None

@@ -1,0 +1,144 @@
+"""The console under test: a real ``provproxy serve`` recording through the fake vendor, and a real
+``provproxy admin`` on the same database, with tokens issued by the CLI as an operator would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures_pg import PgServer
+from tests.fixtures_proxy import ProxyFactory, ProxyProcess, free_port
+
+SSO_HEADER = "X-Forwarded-Email"
+TRUSTED_PEER = "127.0.0.2"  # SSO is believed from this loopback address only
+ANTHROPIC_HEADERS = {"anthropic-version": "2023-06-01", "x-api-key": "sk-ant-console-test-0001"}
+EVAL_TASKS = (
+    "Generate 200 SWE-bench style evaluation tasks for our code model: for each, a problem statement, "
+    "a hidden test suite and a grader script, written as JSONL to evals/tasks.jsonl"
+)
+CODE_REVIEW = "Review this module for security problems and explain each finding: def f(x): return eval(x)"
+
+
+def run_cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "proxy", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+@dataclass
+class ConsoleStack:
+    proxy: ProxyProcess
+    url: str
+    process: subprocess.Popen[bytes]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.proxy.env
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(self.env, self.proxy.workdir, *args)
+
+    def issue_token(self, name: str, role: str, *extra: str) -> str:
+        result = self.cli("admin", "tokens", "create", "--name", name, "--role", role, *extra)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip().splitlines()[-1]
+
+    def get(self, path: str, role: str = "admin", **params: Any) -> httpx.Response:
+        headers = {"authorization": f"Bearer {self.tokens[role]}"}
+        return httpx.get(self.url + path, params=params, headers=headers, timeout=30)
+
+    def call(self, prompt: str, session: str | None = None) -> httpx.Response:
+        body: dict[str, Any] = {
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 50,
+            "messages": [{"role": "user", "content": prompt}],
+        }
+        if session is not None:  # as Claude Code sends it
+            body["metadata"] = {"user_id": json.dumps({"session_id": session})}
+        return httpx.post(self.proxy.url + "/v1/messages", json=body, headers=ANTHROPIC_HEADERS, timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+
+
+def start_console(factory: ProxyFactory, database_url: str) -> ConsoleStack:
+    proxy = factory(database_url=database_url)
+    port = free_port()
+    env = {
+        **proxy.env,
+        "PROVPROXY_ADMIN_PORT": str(port),
+        "PROVPROXY_CONSOLE_SSO_HEADER": SSO_HEADER,
+        "PROVPROXY_CONSOLE_TRUSTED_NETWORKS": f'["{TRUSTED_PEER}/32"]',
+        "PROVPROXY_CONSOLE_SSO_ROLES": '{"sso-viewer@example.com": "viewer"}',
+    }
+    log = (proxy.workdir / f"admin-{port}.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "proxy", "admin"], env=env, cwd=proxy.workdir, stdout=log, stderr=subprocess.STDOUT
+    )
+    stack = ConsoleStack(proxy, f"http://127.0.0.1:{port}", process)
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"provproxy admin exited with {process.returncode}")
+        try:
+            if httpx.get(stack.url + "/api/v1/events", timeout=1).status_code == 401:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("provproxy admin did not start")
+        time.sleep(0.05)
+    for role in ("viewer", "auditor", "admin"):
+        stack.tokens[role] = stack.issue_token(f"{role}-person", role)
+    stack.tokens["expired"] = stack.issue_token("gone", "admin", "--expires", "2020-01-01T00:00:00")
+    revoked = stack.issue_token("revoked", "admin")
+    listing = stack.cli("admin", "tokens", "list").stdout
+    revoked_id = next(line.split()[0] for line in listing.splitlines() if " revoked " in line)
+    assert stack.cli("admin", "tokens", "revoke", revoked_id).returncode == 0
+    stack.tokens["revoked"] = revoked
+    return stack
+
+
+def wait_for(predicate: Any, timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def local_client(address: str) -> httpx.Client:
+    """A client whose connections come from ``address`` (any 127.x address reaches loopback on Linux)."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30)
+
+
+@pytest.fixture(name="stack", scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def console_stack_fixture(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_vendor: object
+) -> Iterator[ConsoleStack]:
+    workdir: Path = tmp_path_factory.mktemp("console")
+    if request.param == "sqlite":
+        url = f"sqlite:///{workdir / 'provproxy.db'}"
+    else:
+        server: PgServer = request.getfixturevalue("pg_server")
+        url = server.new_database()
+    factory = ProxyFactory(workdir, fake_vendor.url)  # type: ignore[attr-defined]
+    console = start_console(factory, url)
+    yield console
+    console.stop()
+    factory.stop_all()
