@@ -16,8 +16,8 @@ from tests.e2e.conftest import (
     assert_tagged_calls,
     take_turn,
 )
-from tests.fake_vendor import FAKE_TOOL_COMMAND, TOOL_RESULT_PREFIX, FakeVendor
-from tests.fixtures_proxy import ProxyProcess
+from tests.support.fake_vendor import FAKE_TOOL_COMMAND, TOOL_RESULT_PREFIX, FakeVendor
+from tests.support.fixtures_proxy import ProxyProcess
 
 pytestmark = pytest.mark.cli
 

@@ -1,6 +1,6 @@
 """ProxyHandler driven in process: a scripted ASGI client in front, httpx's MockTransport
 behind (through the pool's transport seam), the real adapters, principals, policy and signer.
-The recorder is an in-memory stand-in; the durable one has its own tests in tests/store."""
+The recorder is an in-memory stand-in; the durable one has its own tests in tests/unit/store."""
 
 from __future__ import annotations
 

@@ -15,9 +15,13 @@ from proxy.provenance.chain import record_hash
 from proxy.provenance.checkpoint import Checkpointer, verify_note
 from proxy.provenance.signing_keys import Keyring, SigningKey
 from proxy.provenance.verify import verify_database
-from tests.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
+from tests.support import provenance_fixtures
+from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
+from tests.support.provenance_fixtures import Store, make_event, open_store
 
-from .conftest import Store, make_event, open_store
+# This module's fixtures, from tests/support (assigned rather than imported, so that the test
+# parameters naming them do not read as redefinitions).
+signing_key = provenance_fixtures.signing_key
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -20,8 +20,13 @@ from proxy.provenance.canonical import (
     format_ts,
 )
 from proxy.provenance.chain import content_digest
+from tests.support import provenance_fixtures
+from tests.support.provenance_fixtures import Store, make_event
 
-from .conftest import Store, make_event
+# This module's fixtures, from tests/support (assigned rather than imported, so that the test
+# parameters naming them do not read as redefinitions).
+signing_key = provenance_fixtures.signing_key
+store = provenance_fixtures.store
 
 # Lone surrogates cannot be encoded as UTF-8 (neither library accepts them).
 TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)))

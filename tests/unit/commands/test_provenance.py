@@ -10,8 +10,13 @@ from click.testing import CliRunner
 
 from proxy.cli import cli
 from proxy.config import get_settings
+from tests.support import provenance_fixtures
+from tests.support.provenance_fixtures import Store
 
-from .conftest import Store
+# This module's fixtures, from tests/support (assigned rather than imported, so that the test
+# parameters naming them do not read as redefinitions).
+signing_key = provenance_fixtures.signing_key
+store = provenance_fixtures.store
 
 
 @pytest.fixture

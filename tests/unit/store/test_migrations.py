@@ -13,6 +13,14 @@ from proxy.store.db import create_db_engine
 from proxy.store.migrate import alembic_config, current_revision, upgrade
 from proxy.store.models import BODY_FIELDS, INDEXED_WITH_TS, Base
 from proxy.store.rows import decompress
+from tests.support import store_fixtures
+from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
+
+# This module's fixtures, from tests/support (assigned rather than imported, so that the test
+# parameters naming them do not read as redefinitions): every kind of database, where
+# tests/unit/store/conftest.py's engine is SQLite only.
+database_url = store_fixtures.database_url
+engine = store_fixtures.engine
 
 
 def test_migrations_create_the_schema_the_models_describe(database_url: str, engine: Engine) -> None:

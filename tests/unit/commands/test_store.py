@@ -10,8 +10,16 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from proxy.cli import cli
-from tests.store.conftest import make_event
-from tests.store.test_queries import store
+from tests.support import store_fixtures
+from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
+from tests.support.store_fixtures import make_event
+from tests.unit.store.test_queries import store
+
+# This module's fixtures, from tests/support (assigned rather than imported, so that the test
+# parameters naming them do not read as redefinitions): every kind of database, where
+# tests/unit/store/conftest.py's engine is SQLite only.
+database_url = store_fixtures.database_url
+engine = store_fixtures.engine
 
 Run = Callable[..., str]
 

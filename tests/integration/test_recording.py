@@ -14,8 +14,8 @@ import pytest
 
 from proxy.provenance.header import verify_header_signature
 from proxy.provenance.signing_keys import load_keyring
-from tests.fake_vendor import FakeVendor
-from tests.fixtures_proxy import ProxyFactory, ProxyProcess
+from tests.support.fake_vendor import FakeVendor
+from tests.support.fixtures_proxy import ProxyFactory, ProxyProcess
 
 ANTHROPIC_HEADERS = {"anthropic-version": "2023-06-01", "x-api-key": "sk-ant-recording-test-0001"}
 MESSAGES = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}

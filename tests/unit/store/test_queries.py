@@ -10,7 +10,15 @@ from proxy.store.inserts import insert_pairs
 from proxy.store.models import EventBodyRow, EventRow
 from proxy.store.queries import EventFilter, get_event, list_events, purge
 from proxy.store.rows import body_row, event_row
-from tests.store.conftest import make_event
+from tests.support import store_fixtures
+from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
+from tests.support.store_fixtures import make_event
+
+# This module's fixtures, from tests/support (assigned rather than imported, so that the test
+# parameters naming them do not read as redefinitions): every kind of database, where
+# tests/unit/store/conftest.py's engine is SQLite only.
+database_url = store_fixtures.database_url
+engine = store_fixtures.engine
 
 NOW = datetime.now(UTC)
 

@@ -12,7 +12,7 @@ from proxy.config import Settings
 from proxy.events import Event, new_event_id
 from proxy.store.db import create_db_engine
 from proxy.store.migrate import upgrade
-from tests.fixtures_pg import PgServer, pg_server  # noqa: F401  (the fixture)
+from tests.support.fixtures_pg import PgServer, pg_server  # noqa: F401  (the fixture)
 
 
 @pytest.fixture
