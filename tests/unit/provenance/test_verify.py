@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -140,7 +141,7 @@ def test_rewritten_chain_is_caught_by_the_signed_checkpoint(store: Store) -> Non
     seal_and_checkpoint(store)
     store.execute("UPDATE events SET principal = 'someone-else' WHERE seq = 15")
     with store.engine.begin() as conn:
-        rows = conn.execute(
+        rows: Sequence[Any] = conn.execute(
             sa.select(*[sa.column(n) for n in ("seq", *CANONICAL_FIELDS)])
             .select_from(sa.table("events"))
             .where(sa.column("seq") >= 15)
