@@ -13,8 +13,7 @@ from proxy.config import get_settings
 from tests.support import provenance_fixtures
 from tests.support.provenance_fixtures import Store
 
-# This module's fixtures, from tests/support (assigned rather than imported, so that the test
-# parameters naming them do not read as redefinitions).
+# This module's fixtures (tests/support/provenance_fixtures.py says why they are assigned).
 signing_key = provenance_fixtures.signing_key
 store = provenance_fixtures.store
 

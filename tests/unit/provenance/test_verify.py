@@ -20,8 +20,7 @@ from tests.support import provenance_fixtures
 from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
 from tests.support.provenance_fixtures import Store, make_event, open_store
 
-# This module's fixtures, from tests/support (assigned rather than imported, so that the test
-# parameters naming them do not read as redefinitions).
+# This module's fixtures (tests/support/provenance_fixtures.py says why they are assigned).
 signing_key = provenance_fixtures.signing_key
 
 

@@ -22,9 +22,7 @@ from tests.support.fixtures_pg import (
 )
 from tests.support.store_fixtures import make_event, make_settings
 
-# This module's fixtures, from tests/support (assigned rather than imported, so that the test
-# parameters naming them do not read as redefinitions): every kind of database, where
-# tests/unit/store/conftest.py's engine is SQLite only.
+# This module's fixtures (tests/support/store_fixtures.py says why they are assigned).
 anyio_backend = store_fixtures.anyio_backend
 database_url = store_fixtures.database_url
 engine = store_fixtures.engine
