@@ -28,7 +28,7 @@ from proxy.provenance.verify import verify_database
 from proxy.store.db import create_db_engine
 from proxy.store.models import Base
 from proxy.store.rows import event_row
-from tests.provenance.conftest import make_event
+from tests.support.provenance_fixtures import make_event
 
 BATCH = 500
 CHECKPOINT_EVERY = 1000

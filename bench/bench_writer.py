@@ -37,8 +37,8 @@ from proxy.events import Event
 from proxy.provenance.chain import HashChain
 from proxy.store.migrate import upgrade
 from proxy.store.writer import DurableRecorder
-from tests.fixtures_pg import PgServer, find_pg_bin
-from tests.store.conftest import make_event, make_settings
+from tests.support.fixtures_pg import PgServer, find_pg_bin
+from tests.support.store_fixtures import make_event, make_settings
 
 REPO = Path(__file__).resolve().parents[1]
 REQUEST = (REPO / "tests/data/bodies/claude_code_multi_turn.json").read_bytes()

@@ -22,4 +22,6 @@ fi
 
 .venv/bin/ruff check proxy tests bench
 .venv/bin/mypy
+# Formatting is checked, not applied: run `.venv/bin/ruff format proxy tests bench` to fix it.
+.venv/bin/ruff format --check proxy tests bench
 exec .venv/bin/python -m pytest "$@"

@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures_fake", "tests.fixtures_proxy"]
+pytest_plugins = ["tests.support.fixtures_fake", "tests.support.fixtures_proxy"]

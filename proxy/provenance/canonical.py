@@ -23,7 +23,7 @@ Why not the ``rfc8785`` package on the hot path
 It is pure Python (~90 µs for one event). The values here are restricted to
 strings, integers (|n| ≤ 2**53), booleans and null, keys are ASCII and emitted
 in sorted order: for exactly those, orjson's compact output is byte-identical
-to RFC 8785 (same string escaping, no whitespace). ``tests/provenance`` checks
+to RFC 8785 (same string escaping, no whitespace). ``tests/unit/provenance`` checks
 that against ``rfc8785`` with generated inputs.
 """
 

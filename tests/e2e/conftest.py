@@ -22,8 +22,8 @@ from tests.e2e.cli_runner import (
     find_binary,
     installed_version,
 )
-from tests.fake_vendor import FakeVendor, RecordedRequest
-from tests.fixtures_proxy import ProxyProcess
+from tests.support.fake_vendor import FakeVendor, RecordedRequest
+from tests.support.fixtures_proxy import ProxyProcess
 
 # How long the proxy may take to write a call's log line / stored event after the CLI exited.
 SETTLE_S = 10.0

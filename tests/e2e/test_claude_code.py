@@ -16,8 +16,8 @@ from tests.e2e.conftest import (
     assert_tagged_calls,
     take_turn,
 )
-from tests.fake_vendor import FAKE_TOOL_COMMAND, TOOL_RESULT_PREFIX, FakeVendor
-from tests.fixtures_proxy import ProxyProcess
+from tests.support.fake_vendor import FAKE_TOOL_COMMAND, TOOL_RESULT_PREFIX, FakeVendor
+from tests.support.fixtures_proxy import ProxyProcess
 
 pytestmark = pytest.mark.cli
 
@@ -90,7 +90,8 @@ def test_tool_round_trip(claude: ClaudeCode, fake: FakeVendor, shared_proxy: Pro
 def test_policy_block_is_shown_at_once_and_ordinary_work_continues(
     claude: ClaudeCode, fake: FakeVendor, shared_proxy: ProxyProcess
 ) -> None:
-    """Needs the policy decider (proxy/decider.py) wired into proxy/app.py build_components."""
+    """The shipped policy blocks eval-task generation: Claude Code shows the block message at once,
+    the prompt never reaches the vendor, and an ordinary prompt afterwards is answered."""
     base_url = shared_proxy.url + "/anthropic"
     blocked = take_turn(claude, BLOCKED_PROMPT, base_url, fake, shared_proxy)
     assert_blocked_promptly(blocked, must_block={"messages"})
@@ -101,7 +102,7 @@ def test_policy_block_is_shown_at_once_and_ordinary_work_continues(
 
 
 def test_calls_are_stored_with_tool_version_and_session(plain_turn: Turn, shared_proxy: ProxyProcess) -> None:
-    """Needs the event store wired into the proxy (DurableRecorder behind PROVPROXY_DATABASE_URL)."""
+    """Every call is a stored event naming Claude Code, its version and the session id it sent."""
     sessions = {r.headers.get("x-claude-code-session-id") for r in plain_turn.requests}
     assert len(sessions) == 1 and None not in sessions, sessions
     session = sessions.pop()

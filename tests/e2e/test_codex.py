@@ -16,8 +16,8 @@ from tests.e2e.conftest import (
     assert_tagged_calls,
     take_turn,
 )
-from tests.fake_vendor import FakeVendor
-from tests.fixtures_proxy import ProxyProcess
+from tests.support.fake_vendor import FakeVendor
+from tests.support.fixtures_proxy import ProxyProcess
 
 pytestmark = pytest.mark.cli
 
@@ -71,7 +71,8 @@ def test_tool_round_trip(codex: CodexCli, fake: FakeVendor, shared_proxy: ProxyP
 def test_policy_block_is_shown_at_once_and_ordinary_work_continues(
     codex: CodexCli, fake: FakeVendor, shared_proxy: ProxyProcess
 ) -> None:
-    """Needs the policy decider (proxy/decider.py) wired into proxy/app.py build_components."""
+    """The shipped policy blocks eval-task generation: Codex shows the block message at once,
+    the prompt never reaches the vendor, and an ordinary prompt afterwards is answered."""
     blocked = take_turn(codex, BLOCKED_PROMPT, _base_url(shared_proxy), fake, shared_proxy)
     assert_blocked_promptly(blocked, must_block={"responses"})
 
@@ -81,7 +82,7 @@ def test_policy_block_is_shown_at_once_and_ordinary_work_continues(
 
 
 def test_calls_are_stored_with_tool_version_and_session(plain_turn: Turn, shared_proxy: ProxyProcess) -> None:
-    """Needs the event store wired into the proxy (DurableRecorder behind PROVPROXY_DATABASE_URL)."""
+    """Every call is a stored event naming Codex, its version and the session id it sent."""
     sessions = {r.headers.get("session-id") for r in plain_turn.requests}
     assert sessions == {CodexCli.session_id(plain_turn.run)} and None not in sessions, sessions
     assert_stored(plain_turn, shared_proxy, sessions.pop())

@@ -16,8 +16,8 @@ from tests.e2e.conftest import (
     assert_tagged_calls,
     take_turn,
 )
-from tests.fake_vendor import FakeVendor
-from tests.fixtures_proxy import ProxyProcess
+from tests.support.fake_vendor import FakeVendor
+from tests.support.fixtures_proxy import ProxyProcess
 
 pytestmark = pytest.mark.cli
 
@@ -78,7 +78,8 @@ def test_tool_round_trip(gemini: GeminiCli, fake: FakeVendor, shared_proxy: Prox
 def test_policy_block_is_shown_at_once_and_ordinary_work_continues(
     gemini: GeminiCli, fake: FakeVendor, shared_proxy: ProxyProcess
 ) -> None:
-    """Needs the policy decider (proxy/decider.py) wired into proxy/app.py build_components."""
+    """The shipped policy blocks eval-task generation: Gemini CLI shows the block message at once,
+    the prompt never reaches the vendor, and an ordinary prompt afterwards is answered."""
     blocked = take_turn(gemini, BLOCKED_PROMPT, _base_url(shared_proxy), fake, shared_proxy)
     # The router call carries the prompt too: both it and the main call are refused.
     assert_blocked_promptly(blocked, must_block={"generateContent", "streamGenerateContent"})
@@ -89,5 +90,6 @@ def test_policy_block_is_shown_at_once_and_ordinary_work_continues(
 
 
 def test_calls_are_stored_with_tool_version_and_session(plain_turn: Turn, shared_proxy: ProxyProcess) -> None:
-    """Needs the event store wired into the proxy. Gemini CLI sends no session id in API-key mode."""
+    """Every call is a stored event naming Gemini CLI and its version; no session, since
+    Gemini CLI sends no session id in API-key mode."""
     assert_stored(plain_turn, shared_proxy, None)

@@ -21,10 +21,10 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from tests.fake_vendor import FakeVendor, sdk_clients
-from tests.fixtures_proxy import ProxyProcess
+from tests.support.fake_vendor import FakeVendor, sdk_clients
+from tests.support.fixtures_proxy import ProxyProcess
 
-# Per-request values the fake generates (see tests/fake_vendor): masked before comparing.
+# Per-request values the fake generates (see tests/support/fake_vendor): masked before comparing.
 _FAKE_ID = re.compile(r"_fake_[0-9a-f]{8,}")
 _VARYING_KEYS = frozenset({"created", "created_at", "response_id", "responseId"})
 # The SDK's record of the HTTP exchange (headers incl. date, request ids, x-provenance-id): not a result.

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import text
 
 from proxy.store.db import create_db_engine
-from tests.fixtures_pg import PgServer, pg_server  # noqa: F401  (the fixture)
-from tests.fixtures_proxy import ProxyProcess
+from tests.support.fixtures_pg import PgServer, pg_server  # noqa: F401  (the fixture)
+from tests.support.fixtures_proxy import ProxyProcess
 
 # Fast retries and short lock waits, so outages are noticed and healed within a test's time.
 FAST_WRITER = {"writer_retry_interval_s": "0.2", "database_busy_timeout_ms": "300"}

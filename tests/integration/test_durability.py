@@ -17,8 +17,6 @@ import httpx
 import orjson
 import pytest
 
-from tests.fake_vendor import FakeVendor
-from tests.fixtures_proxy import ProxyFactory, ProxyProcess
 from tests.integration.conftest import (
     CALL_KINDS,
     FAST_WRITER,
@@ -35,6 +33,8 @@ from tests.integration.conftest import (
     verify_chain,
     wait_for,
 )
+from tests.support.fake_vendor import FakeVendor
+from tests.support.fixtures_proxy import ProxyFactory, ProxyProcess
 
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 POSTGRES_ONLY = pytest.mark.parametrize(

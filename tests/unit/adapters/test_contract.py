@@ -145,7 +145,8 @@ def test_read_call_on_captured_bodies(name: str) -> None:
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_read_call_refuses_bodies_of_the_wrong_shape(vendor: str) -> None:
     adapter, samples = adapter_for(vendor), SAMPLES[vendor]
-    for body in ([], "text", None, 3):
+    bodies: tuple[object, ...] = ([], "text", None, 3)
+    for body in bodies:
         with pytest.raises(ValueError, match="JSON object"):
             adapter.read_call(samples.route, body, {})
     with pytest.raises(ValueError, match=f"'{samples.list_field}' must be a list"):

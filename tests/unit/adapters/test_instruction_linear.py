@@ -55,7 +55,8 @@ def test_stripping_means_what_the_old_patterns_meant(text: str) -> None:
     if re.search(r"<(" + _NAMES + r")\s[^>]*<", text):
         return
     assert human_text(text) == human_text_old(text)
-    assert session_text(text) == (old_session(text).strip() if old_session(text) is not None else None)
+    old = old_session(text)
+    assert session_text(text) == (old.strip() if old is not None else None)
 
 
 def human_text_old(text: str) -> str:

@@ -1,12 +1,12 @@
 """ProxyHandler driven in process: a scripted ASGI client in front, httpx's MockTransport
 behind (through the pool's transport seam), the real adapters, principals, policy and signer.
-The recorder is an in-memory stand-in; the durable one has its own tests in tests/store."""
+The recorder is an in-memory stand-in; the durable one has its own tests in tests/unit/store."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,7 +133,7 @@ class MockPool(UpstreamPool):
 class Exchange:
     """What the handler sent to the client."""
 
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[MutableMapping[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> int:
@@ -204,7 +204,7 @@ async def call(
         await gone.wait()
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         exchange.messages.append(message)
         chunks = sum(1 for m in exchange.messages if m["type"] == "http.response.body")
         if leave_after_chunks is not None and chunks >= leave_after_chunks:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
 
 from proxy.events import Event, new_event_id
 from proxy.store.chain_rows import (
@@ -34,7 +35,7 @@ def insert(engine: Engine, seqs: list[int | None]) -> list[Event]:
         for event, seq in zip(events, seqs, strict=True)
     ]
     with engine.begin() as conn:
-        conn.execute(EventRow.__table__.insert(), rows)
+        conn.execute(cast(Table, EventRow.__table__).insert(), rows)
     return events
 
 

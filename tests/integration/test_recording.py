@@ -14,8 +14,8 @@ import pytest
 
 from proxy.provenance.header import verify_header_signature
 from proxy.provenance.signing_keys import load_keyring
-from tests.fake_vendor import FakeVendor
-from tests.fixtures_proxy import ProxyFactory, ProxyProcess
+from tests.support.fake_vendor import FakeVendor
+from tests.support.fixtures_proxy import ProxyFactory, ProxyProcess
 
 ANTHROPIC_HEADERS = {"anthropic-version": "2023-06-01", "x-api-key": "sk-ant-recording-test-0001"}
 MESSAGES = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
@@ -29,7 +29,7 @@ def _post(proxy: ProxyProcess, path: str, body: dict[str, object], headers: dict
     return httpx.post(proxy.url + path, content=json.dumps(body).encode(), headers=headers, timeout=30)
 
 
-CALLS = [
+CALLS: list[tuple[str, dict[str, str], dict[str, object], str, str, bool]] = [
     # (path, headers, body, vendor, endpoint, stream)
     ("/v1/messages", ANTHROPIC_HEADERS, MESSAGES, "anthropic", "messages", False),
     ("/anthropic/v1/messages", ANTHROPIC_HEADERS, {**MESSAGES, "stream": True}, "anthropic", "messages", True),
@@ -235,16 +235,14 @@ def test_no_secret_is_stored_or_logged(start_proxy: ProxyFactory, fake: FakeVend
     assert events[0]["principal"].startswith("vk:") and events[1]["principal"] == "bob"
     proxy.stop()  # flush everything to disk
     stored = b""
-    for path in proxy.workdir.rglob("*"):
-        if path.is_file():
-            stored += path.read_bytes()
+    for file in proxy.workdir.rglob("*"):
+        if file.is_file():
+            stored += file.read_bytes()
     for name, secret in [*secrets.items(), ("proxy key", proxy_key), ("bad key", "S" * 32)]:
         assert secret.encode() not in stored, f"{name} found in the database, spool, logs or checkpoints"
 
 
-def test_blocked_calls_never_reach_the_vendor_and_are_recorded(
-    shared_proxy: ProxyProcess, fake: FakeVendor
-) -> None:
+def test_blocked_calls_never_reach_the_vendor_and_are_recorded(shared_proxy: ProxyProcess, fake: FakeVendor) -> None:
     eval_request = {**MESSAGES, "messages": [{"role": "user", "content": EVAL_TASKS}]}
     anthropic = _post(shared_proxy, "/v1/messages", eval_request, ANTHROPIC_HEADERS)
     assert anthropic.status_code == 400

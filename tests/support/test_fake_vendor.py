@@ -13,8 +13,8 @@ import pytest
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from tests.fake_vendor import FAKE_TOOL_COMMAND, TOOL_RESULT_PREFIX, FakeVendor, sdk_clients
-from tests.fake_vendor.scenarios import Scenario, ToolSpec, Turn, parse_directive, plan_reply
+from tests.support.fake_vendor import FAKE_TOOL_COMMAND, TOOL_RESULT_PREFIX, FakeVendor, sdk_clients
+from tests.support.fake_vendor.scenarios import Scenario, ToolSpec, Turn, parse_directive, plan_reply
 
 CLAUDE = "claude-fake-sonnet"
 GPT = "gpt-fake"
@@ -463,7 +463,7 @@ def test_tool_call_adapts_to_the_shell_tool_schema(tool: ToolSpec, expected: dic
     assert (reply.tool_call.name, reply.tool_call.arguments) == (tool.name, expected)
 
 
-BODIES = Path(__file__).parent / "data" / "bodies"
+BODIES = Path(__file__).resolve().parents[1] / "data" / "bodies"
 REALISTIC = json.loads((BODIES / "expected.json").read_text())
 STREAM_TERMINALS = ("event: message_stop", "event: response.completed", "data: [DONE]", '"finishReason":"STOP"')
 

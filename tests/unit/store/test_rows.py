@@ -19,9 +19,9 @@ from proxy.store.rows import (
     event_row,
     record_json,
 )
-from tests.store.conftest import make_event
+from tests.support.store_fixtures import make_event
 
-CLAUDE_CODE_BODY = (Path(__file__).resolve().parents[1] / "data/bodies/claude_code_multi_turn.json").read_bytes()
+CLAUDE_CODE_BODY = (Path(__file__).resolve().parents[2] / "data/bodies/claude_code_multi_turn.json").read_bytes()
 
 
 def test_bodies_are_zstd_frames_that_decompress_to_the_original() -> None:

@@ -1,10 +1,10 @@
-"""Run the fake vendor standalone: ``python -m tests.fake_vendor --port 8787``."""
+"""Run the fake vendor standalone: ``python -m tests.support.fake_vendor --port 8787``."""
 
 from __future__ import annotations
 
 import argparse
 
-from tests.fake_vendor.server import FakeVendor
+from tests.support.fake_vendor.server import FakeVendor
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ import json
 import uuid
 from typing import Any
 
-from tests.fake_vendor.scenarios import Reply, ToolCall, ToolSpec, Turn, estimate_tokens, result_text
-from tests.fake_vendor.wire import sse
+from tests.support.fake_vendor.scenarios import Reply, ToolCall, ToolSpec, Turn, estimate_tokens, result_text
+from tests.support.fake_vendor.wire import sse
 
 STATUSES = {
     400: "INVALID_ARGUMENT",

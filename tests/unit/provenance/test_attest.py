@@ -13,8 +13,12 @@ import pytest
 from proxy.provenance.attest import AttestationError, export_attestation, verify_attestation
 from proxy.provenance.header import ProvenanceSigner, verify_header_signature
 from proxy.provenance.signing_keys import Keyring, load_keyring, load_or_create_signing_key, public_pem
+from tests.support import provenance_fixtures
+from tests.support.provenance_fixtures import Store
 
-from .conftest import Store
+# This module's fixtures (tests/support/provenance_fixtures.py says why they are assigned).
+signing_key = provenance_fixtures.signing_key
+store = provenance_fixtures.store
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ import time
 import httpx
 import pytest
 
-from tests.fake_vendor import FakeVendor
-from tests.fixtures_proxy import ProxyFactory, ProxyProcess
-from tests.raw_upstream import raw_upstream
+from tests.support.fake_vendor import FakeVendor
+from tests.support.fixtures_proxy import ProxyFactory, ProxyProcess
+from tests.support.raw_upstream import raw_upstream
 
 ANTHROPIC_HEADERS = {"anthropic-version": "2023-06-01", "x-api-key": "sk-ant-test"}
 MESSAGES_BODY = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}

@@ -6,8 +6,8 @@ import json
 import uuid
 from typing import Any
 
-from tests.fake_vendor.scenarios import Reply, ToolCall, ToolSpec, Turn, estimate_tokens, result_text
-from tests.fake_vendor.wire import sse
+from tests.support.fake_vendor.scenarios import Reply, ToolCall, ToolSpec, Turn, estimate_tokens, result_text
+from tests.support.fake_vendor.wire import sse
 
 ERROR_TYPES = {
     400: "invalid_request_error",

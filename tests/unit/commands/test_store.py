@@ -10,8 +10,14 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from proxy.cli import cli
-from tests.store.conftest import make_event
-from tests.store.test_queries import store
+from tests.support import store_fixtures
+from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
+from tests.support.store_fixtures import make_event
+from tests.unit.store.test_queries import store
+
+# This module's fixtures (tests/support/store_fixtures.py says why they are assigned).
+database_url = store_fixtures.database_url
+engine = store_fixtures.engine
 
 Run = Callable[..., str]
 

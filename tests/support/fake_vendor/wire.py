@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from tests.fake_vendor.scenarios import Reply, ToolCall, Turn
+from tests.support.fake_vendor.scenarios import Reply, ToolCall, Turn
 
 
 def sse(data: Any, event: str | None = None) -> bytes:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fake_vendor import FakeVendor
+from tests.support.fake_vendor import FakeVendor
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,12 @@ from click.testing import CliRunner
 
 from proxy.cli import cli
 from proxy.config import get_settings
+from tests.support import provenance_fixtures
+from tests.support.provenance_fixtures import Store
 
-from .conftest import Store
+# This module's fixtures (tests/support/provenance_fixtures.py says why they are assigned).
+signing_key = provenance_fixtures.signing_key
+store = provenance_fixtures.store
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """A proxy stand-in for the kill -9 tests: records events with ``commit()`` and prints each
 acknowledged id, then (``exact`` mode) says ``done`` and waits to be killed.
 
-    python -m tests.store.recorder_child DATABASE_URL SPOOL_DIR exact N
-    python -m tests.store.recorder_child DATABASE_URL SPOOL_DIR endless 0
+    python -m tests.support.recorder_child DATABASE_URL SPOOL_DIR exact N
+    python -m tests.support.recorder_child DATABASE_URL SPOOL_DIR endless 0
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from proxy.store.writer import DurableRecorder
-from tests.store.conftest import make_event, make_settings
+from tests.support.store_fixtures import make_event, make_settings
 
 
 async def main(database_url: str, spool_dir: str, mode: str, count: int) -> None:

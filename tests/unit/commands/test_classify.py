@@ -11,7 +11,7 @@ from proxy.cli import cli
 from proxy.policy import DEFAULT_POLICY_PATH
 
 EVAL_TASKS = "Write 60 benchmark items with hidden tests and a grader to evaluate our model; JSONL into evals/ts/."
-BODIES = Path(__file__).resolve().parent / "data" / "bodies"
+BODIES = Path(__file__).resolve().parents[2] / "data" / "bodies"
 
 
 def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:

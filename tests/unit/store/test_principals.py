@@ -15,8 +15,18 @@ from proxy.hooks import Identity, Unauthenticated
 from proxy.principals import KeyPrincipalResolver
 from proxy.store.api_keys import create_key, load_or_create_salt, revoke_key
 from proxy.store.writer import DurableRecorder
-from tests.fixtures_pg import PgServer
-from tests.store.conftest import make_event, make_settings
+from tests.support import store_fixtures
+from tests.support.fixtures_pg import (
+    PgServer,
+    pg_server,  # noqa: F401  (the fixture, for the PostgreSQL runs)
+)
+from tests.support.store_fixtures import make_event, make_settings
+
+# This module's fixtures (tests/support/store_fixtures.py says why they are assigned).
+anyio_backend = store_fixtures.anyio_backend
+database_url = store_fixtures.database_url
+engine = store_fixtures.engine
+settings = store_fixtures.settings
 
 ORG_KEY = "sk-ant-org-0123456789abcdef0123456789"
 VENDOR_KEY = "sk-ant-api03-engineer-own-key-ZYXWVUTSRQ"

@@ -1,4 +1,8 @@
-"""A real SQLite event store (the store's own schema), a signing key and helpers to fill it."""
+"""A real SQLite event store (the store's own schema), a signing key and helpers to fill it.
+
+Test modules take the fixtures by assignment (``store = provenance_fixtures.store``), for the
+reason ``tests/support/store_fixtures.py`` gives.
+"""
 
 from __future__ import annotations
 

@@ -10,7 +10,13 @@ from proxy.store.inserts import insert_pairs
 from proxy.store.models import EventBodyRow, EventRow
 from proxy.store.queries import EventFilter, get_event, list_events, purge
 from proxy.store.rows import body_row, event_row
-from tests.store.conftest import make_event
+from tests.support import store_fixtures
+from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
+from tests.support.store_fixtures import make_event
+
+# This module's fixtures (tests/support/store_fixtures.py says why they are assigned).
+database_url = store_fixtures.database_url
+engine = store_fixtures.engine
 
 NOW = datetime.now(UTC)
 

@@ -14,11 +14,19 @@ from sqlalchemy import Engine
 
 from proxy.config import Settings
 from proxy.store.writer import DurableRecorder
-from tests.store.conftest import make_event
-from tests.store.helpers import event_ids, wait_until
+from tests.support import store_fixtures
+from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
+from tests.support.store_fixtures import make_event
+from tests.support.store_helpers import event_ids, wait_until
+
+# This module's fixtures (tests/support/store_fixtures.py says why they are assigned).
+anyio_backend = store_fixtures.anyio_backend
+database_url = store_fixtures.database_url
+engine = store_fixtures.engine
+settings = store_fixtures.settings
 
 pytestmark = pytest.mark.anyio
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def children(pid: int) -> list[int]:
@@ -79,7 +87,7 @@ async def test_the_loader_runs_at_background_priority(
 
 
 def test_the_loader_exits_when_the_proxy_is_killed(settings: Settings, engine: Engine) -> None:
-    command = ["-m", "tests.store.recorder_child", settings.database_url, str(settings.spool_dir), "endless", "0"]
+    command = ["-m", "tests.support.recorder_child", settings.database_url, str(settings.spool_dir), "endless", "0"]
     child = subprocess.Popen(
         [sys.executable, *command],
         stdout=subprocess.PIPE,

@@ -16,11 +16,19 @@ from proxy.events import Event
 from proxy.store.inserts import REJECTED_FILE
 from proxy.store.queries import get_event
 from proxy.store.writer import DurableRecorder, NotDurable
-from tests.store.conftest import make_event, make_settings
-from tests.store.helpers import database_outage, event_ids, wait_until
+from tests.support import store_fixtures
+from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
+from tests.support.store_fixtures import make_event, make_settings
+from tests.support.store_helpers import database_outage, event_ids, wait_until
+
+# This module's fixtures (tests/support/store_fixtures.py says why they are assigned).
+anyio_backend = store_fixtures.anyio_backend
+database_url = store_fixtures.database_url
+engine = store_fixtures.engine
+settings = store_fixtures.settings
 
 pytestmark = pytest.mark.anyio
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def spool_segments(settings: Settings) -> list[Path]:
@@ -103,7 +111,7 @@ def _run_child(database_url: str, spool_dir: Path, mode: str, count: int, wait_f
     """Start the recorder child, collect ``wait_for`` acknowledged ids (or all until done), kill -9 it."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.store.recorder_child", database_url, str(spool_dir), mode, str(count)],
+        [sys.executable, "-m", "tests.support.recorder_child", database_url, str(spool_dir), mode, str(count)],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

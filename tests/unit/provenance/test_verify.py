@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,9 +16,12 @@ from proxy.provenance.chain import record_hash
 from proxy.provenance.checkpoint import Checkpointer, verify_note
 from proxy.provenance.signing_keys import Keyring, SigningKey
 from proxy.provenance.verify import verify_database
-from tests.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
+from tests.support import provenance_fixtures
+from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
+from tests.support.provenance_fixtures import Store, make_event, open_store
 
-from .conftest import Store, make_event, open_store
+# This module's fixtures (tests/support/provenance_fixtures.py says why they are assigned).
+signing_key = provenance_fixtures.signing_key
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -136,7 +140,7 @@ def test_rewritten_chain_is_caught_by_the_signed_checkpoint(store: Store) -> Non
     seal_and_checkpoint(store)
     store.execute("UPDATE events SET principal = 'someone-else' WHERE seq = 15")
     with store.engine.begin() as conn:
-        rows = conn.execute(
+        rows: Sequence[Any] = conn.execute(
             sa.select(*[sa.column(n) for n in ("seq", *CANONICAL_FIELDS)])
             .select_from(sa.table("events"))
             .where(sa.column("seq") >= 15)

@@ -64,18 +64,18 @@ HTTP on the same server: ``GET /_fake/requests`` (JSON list of ``{method, path, 
 body}``; headers lower-cased, query as ``{name: [values]}``), ``GET /_fake/count[?path_suffix=...]``
 (``{"count", "disconnects"}``), ``POST /_fake/reset``, ``POST /_fake/release/<id>``.
 
-From Python (thread-safe), via the ``fake`` pytest fixture (``tests/fixtures_fake.py``) or
+From Python (thread-safe), via the ``fake`` pytest fixture (``tests/support/fixtures_fake.py``) or
 ``with FakeVendor() as fake:``: ``fake.url`` (``http://127.0.0.1:PORT``), ``fake.requests``
 (list of :class:`RecordedRequest`), ``fake.count(path_suffix=None)``, ``fake.reset()``,
 ``fake.release(gate_id, times=1)``, ``fake.disconnects`` (client disconnects noticed mid-stream),
 ``fake.wait_for_disconnects(n=1, timeout=5.0)``.
 
-Standalone: ``python -m tests.fake_vendor --port 8787``.
+Standalone: ``python -m tests.support.fake_vendor --port 8787``.
 SDK clients for any base URL: :func:`sdk_clients`.
 """
 
-from tests.fake_vendor.clients import sdk_clients
-from tests.fake_vendor.scenarios import FAKE_TOOL_COMMAND, TOOL_RESULT_PREFIX
-from tests.fake_vendor.server import FakeVendor, RecordedRequest
+from tests.support.fake_vendor.clients import sdk_clients
+from tests.support.fake_vendor.scenarios import FAKE_TOOL_COMMAND, TOOL_RESULT_PREFIX
+from tests.support.fake_vendor.server import FakeVendor, RecordedRequest
 
 __all__ = ["FAKE_TOOL_COMMAND", "TOOL_RESULT_PREFIX", "FakeVendor", "RecordedRequest", "sdk_clients"]

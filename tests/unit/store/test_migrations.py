@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -14,6 +15,12 @@ from proxy.store.db import create_db_engine
 from proxy.store.migrate import alembic_config, current_revision, upgrade
 from proxy.store.models import BODY_FIELDS, INDEXED_WITH_TS, Base
 from proxy.store.rows import decompress
+from tests.support import store_fixtures
+from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for the PostgreSQL runs)
+
+# This module's fixtures (tests/support/store_fixtures.py says why they are assigned).
+database_url = store_fixtures.database_url
+engine = store_fixtures.engine
 
 HEAD = "0005_console"
 
@@ -45,6 +52,12 @@ def test_every_event_field_has_a_home() -> None:
     columns = set(Base.metadata.tables["events"].columns.keys())
     for name in Event.__dataclass_fields__:
         assert name in columns or name in BODY_FIELDS, name
+
+
+def decompressed_text(data: bytes) -> str:
+    plain = decompress(data)
+    assert plain is not None
+    return plain.decode()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -80,8 +93,8 @@ def test_instructions_stored_as_text_are_compressed_by_the_upgrade_and_back(
     try:
         command.upgrade(config, "0002")
         with engine.connect() as conn:
-            stored = dict(conn.execute(text("SELECT event_id, instruction FROM event_bodies")).all())
-        assert {k: None if v is None else decompress(v).decode() for k, v in stored.items()} == instructions
+            stored: dict[str, Any] = dict(conn.execute(text("SELECT event_id, instruction FROM event_bodies")).all())
+        assert {k: None if v is None else decompressed_text(v) for k, v in stored.items()} == instructions
 
         command.downgrade(config, "0001")
         with engine.connect() as conn:

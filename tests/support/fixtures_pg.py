@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL server for the test session (pytest plugin).
 
-Use it from a conftest with ``from tests.fixtures_pg import pg_server  # noqa: F401``.
+Use it from a conftest with ``from tests.support.fixtures_pg import pg_server  # noqa: F401``.
 ``pg_server`` (session-scoped) is a :class:`PgServer`: ``.url`` (the
 ``postgres`` database), ``.new_database() -> str`` (URL of a fresh, empty
 database), ``.stop()`` / ``.start()`` (to take the server down mid-test; same

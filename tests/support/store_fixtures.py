@@ -1,3 +1,12 @@
+"""Fixtures of the store's tests: a migrated, empty database of each kind (SQLite and
+PostgreSQL), an engine on it, recorder settings for it; and helpers to make events and settings.
+
+A test module takes the fixtures it uses by assignment (``engine = store_fixtures.engine``).
+A fixture in the module wins over a conftest's (``tests/unit/store/conftest.py`` has a
+SQLite-only ``engine``), and an assignment, unlike an import, does not make every test
+parameter that names the fixture read as a redefinition of it (ruff F811).
+"""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -12,7 +21,7 @@ from proxy.config import Settings
 from proxy.events import Event, new_event_id
 from proxy.store.db import create_db_engine
 from proxy.store.migrate import upgrade
-from tests.fixtures_pg import PgServer, pg_server  # noqa: F401  (the fixture)
+from tests.support.fixtures_pg import PgServer, pg_server  # noqa: F401  (the fixture)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import rfc8785
 import sqlalchemy as sa
@@ -20,11 +20,16 @@ from proxy.provenance.canonical import (
     format_ts,
 )
 from proxy.provenance.chain import content_digest
+from tests.support import provenance_fixtures
+from tests.support.provenance_fixtures import Store, make_event
 
-from .conftest import Store, make_event
+# This module's fixtures (tests/support/provenance_fixtures.py says why they are assigned).
+signing_key = provenance_fixtures.signing_key
+store = provenance_fixtures.store
 
 # Lone surrogates cannot be encoded as UTF-8 (neither library accepts them).
-TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)))
+SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
+TEXT = st.text(alphabet=st.characters(exclude_categories=SURROGATES))
 INTS = st.integers(min_value=-MAX_SAFE_INT, max_value=MAX_SAFE_INT)
 
 
@@ -69,7 +74,9 @@ def test_ts_formats() -> None:
 def test_event_and_stored_row_canonicalise_identically(store: Store) -> None:
     [event] = store.record(1)
     with store.engine.connect() as conn:
-        row = conn.execute(sa.select(*[sa.column(n) for n in CANONICAL_FIELDS]).select_from(sa.table("events"))).one()
+        row: Any = conn.execute(
+            sa.select(*[sa.column(n) for n in CANONICAL_FIELDS]).select_from(sa.table("events"))
+        ).one()
     assert canonical_values(row) == canonical_event(event)
     assert len(content_digest(event)) == 64
 

@@ -21,11 +21,11 @@ from urllib.parse import parse_qs
 
 import uvicorn
 
-from tests.fake_vendor.anthropic import AnthropicMessages
-from tests.fake_vendor.gemini import GeminiGenerate
-from tests.fake_vendor.openai import OpenAIChat, OpenAIResponses
-from tests.fake_vendor.scenarios import Reply, Scenario, estimate_tokens, parse_directive, plan_reply
-from tests.fake_vendor.wire import Generation, StreamEncoder
+from tests.support.fake_vendor.anthropic import AnthropicMessages
+from tests.support.fake_vendor.gemini import GeminiGenerate
+from tests.support.fake_vendor.openai import OpenAIChat, OpenAIResponses
+from tests.support.fake_vendor.scenarios import Reply, Scenario, estimate_tokens, parse_directive, plan_reply
+from tests.support.fake_vendor.wire import Generation, StreamEncoder
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -405,7 +405,7 @@ class FakeVendor:
         return self
 
     def serve_forever(self) -> None:
-        """Run in the calling thread (for ``python -m tests.fake_vendor``)."""
+        """Run in the calling thread (for ``python -m tests.support.fake_vendor``)."""
         self._server.run(sockets=[self._socket])
 
     def stop(self) -> None:
