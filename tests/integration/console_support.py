@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures_pg import PgServer
-from tests.fixtures_proxy import ProxyFactory, ProxyProcess, free_port
+from tests.support.fixtures_pg import PgServer
+from tests.support.fixtures_proxy import ProxyFactory, ProxyProcess, free_port
 
 SSO_HEADER = "X-Forwarded-Email"
 TRUSTED_PEER = "127.0.0.2"  # SSO is believed from this loopback address only

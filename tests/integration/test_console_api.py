@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -168,7 +169,7 @@ def test_pages_neither_repeat_nor_miss_rows_while_calls_are_recorded(stack: Cons
         seen: list[str] = []
         cursor = None
         while True:
-            params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+            params: dict[str, Any] = {"limit": 3, **({"cursor": cursor} if cursor else {})}
             page = stack.get("/api/v1/events", **params).json()
             seen += [e["id"] for e in page["events"]]
             cursor = page["next_cursor"]
