@@ -43,6 +43,7 @@ import structlog
 from proxy.config import Settings
 from proxy.events import Event
 from proxy.hooks import Chainer
+from proxy.store.bounds import bound_event
 from proxy.store.chain_head import spooled_chain_head
 from proxy.store.db import shared_engine
 from proxy.store.held import Held, settle_waiters
@@ -234,6 +235,8 @@ class DurableRecorder:
             self._written.set()
 
     def _seal(self, events: Sequence[Event]) -> list[RowPair]:
+        for event in events:  # what is sealed must be what every database stores
+            bound_event(event)
         chain: Sequence[tuple[int, str, str] | None] = [None] * len(events)
         if self.chainer is not None:
             try:
