@@ -58,7 +58,9 @@ def verify_command(full: bool, checkpoints_dir: Path | None, database_url: str |
     rate = report.records_checked / report.elapsed_s if report.elapsed_s > 0 else 0.0
     click.echo(
         f"checked {report.records_checked} records after seq {report.resumed_after} "
-        f"and {report.checkpoints_checked} checkpoints in {report.elapsed_s:.2f}s ({rate:,.0f} records/s); "
+        f"and {report.checkpoints_checked} checkpoints"
+        + (f" and {report.bodies_checked} stored bodies" if full else "")
+        + f" in {report.elapsed_s:.2f}s ({rate:,.0f} records/s); "
         f"verified through checkpoint size {report.verified_tree_size}, log ends at seq {report.last_seq}"
     )
     if report.finding is not None:

@@ -38,6 +38,7 @@ from proxy.provenance.checkpoint import CheckpointError, verify_note
 from proxy.provenance.merkle import MerkleFrontier
 from proxy.provenance.published import SignedHead, published_checkpoints
 from proxy.provenance.signing_keys import Keyring
+from proxy.store.body_rows import stream_stored_bodies
 from proxy.store.chain_rows import first_unsealed, record_hash_at, stream_chain_rows
 from proxy.store.checkpoints import checkpoints_after
 from proxy.store.db import Database, display_url
@@ -69,6 +70,7 @@ class VerifyReport:
     checkpoints_checked: int = 0
     verified_tree_size: int = 0
     last_seq: int = 0
+    bodies_checked: int = 0  # stored bodies compared with their sealed digests (--full)
     published_size: int = 0  # records the newest published checkpoint file signs
     finding: Finding | None = None
     elapsed_s: float = 0.0
@@ -294,6 +296,25 @@ def _with_published(
     return merged, None
 
 
+def _body_finding(engine: Database, after_seq: int, report: VerifyReport) -> Finding | None:
+    """The first stored body that differs from the digest its (verified) record sealed."""
+    for stored in stream_stored_bodies(engine, after_seq):
+        for name, plain, digest in stored.bodies:
+            report.bodies_checked += 1
+            if digest is None:
+                if stored.record_version in (None, 1) and name != "request_body":
+                    continue  # sealed before version 2: no digest of this text exists
+                if name == "request_body":
+                    detail = "a request body is stored but its record sealed no request digest"
+                else:
+                    detail = f"{name} is stored but its record sealed no digest of it"
+                return Finding("altered", stored.seq, stored.event_id, detail)
+            if plain is None or hashlib.sha256(plain).hexdigest() != digest:
+                detail = f"stored {name} does not match the digest sealed in its record (replaced)"
+                return Finding("altered", stored.seq, stored.event_id, detail)
+    return None
+
+
 def _trust_note(report: VerifyReport) -> str:
     verified, last = report.verified_tree_size, report.last_seq
     if verified == 0:
@@ -322,6 +343,8 @@ def verify_database(
     report.records_checked = walk.frontier.size - start.size
     report.last_seq = walk.frontier.size
     finding = finding or walk.missing_tail() or _unsealed_finding(engine)
+    if full and finding is None:
+        finding = _body_finding(engine, start.size, report)
     report.finding = finding or checkpoint_problem
     report.verified_tree_size = walk.verified.size
     report.notes.append(_trust_note(report))

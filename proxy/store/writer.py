@@ -49,7 +49,7 @@ from proxy.store.db import shared_engine
 from proxy.store.held import Held, settle_waiters
 from proxy.store.inserts import DatabaseDown, EventInserter
 from proxy.store.loader import LoaderProcess
-from proxy.store.rows import RowPair, body_row, encode_record, event_row, request_parts
+from proxy.store.rows import RowPair, body_row, digest_bodies, encode_record, event_row, request_parts
 from proxy.store.spool import Position, Spool
 from proxy.store.spool_lock import SpoolLock
 
@@ -241,6 +241,7 @@ class DurableRecorder:
     def _seal(self, events: Sequence[Event]) -> list[RowPair]:
         for event in events:  # what is sealed must be what every database stores
             bound_event(event)
+            digest_bodies(event)
         chain: Sequence[tuple[int, str, str] | None] = [None] * len(events)
         if self.chainer is not None:
             try:

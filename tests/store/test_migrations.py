@@ -16,7 +16,7 @@ from proxy.store.rows import decompress
 
 
 def test_migrations_create_the_schema_the_models_describe(database_url: str, engine: Engine) -> None:
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0004_body_digests"
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         tables = set(inspect(conn).get_table_names())
@@ -28,7 +28,7 @@ def test_migrations_create_the_schema_the_models_describe(database_url: str, eng
 
 def test_upgrade_is_idempotent(database_url: str) -> None:
     upgrade(database_url)
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0004_body_digests"
 
 
 def test_every_event_field_has_a_home() -> None:
