@@ -79,6 +79,11 @@ class Event:
     request_sha256: str | None = None
     response_sha256: str | None = None
     output_truncated: bool = False
+    # digests of the bodies as stored (set by the writer before sealing; record version 2)
+    instruction_sha256: str | None = None
+    completion_sha256: str | None = None
+    thinking_sha256: str | None = None
+    record_version: int = 2  # the canonical form this event is sealed in (1: without body digests)
     # bodies (stored under the retention setting, not in the events table)
     request_body: bytes | None = None
     instruction: str | None = None

@@ -5,7 +5,7 @@ index on PostgreSQL; both hold the instruction and the completion text of an
 event and are filled by the loader (``proxy.store.search``).
 
 Revision ID: 0005_console
-Revises: 0002
+Revises: 0004_body_digests
 Create Date: 2026-12-03
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_console"
-down_revision = "0002"
+down_revision = "0004_body_digests"
 branch_labels = None
 depends_on = None
 

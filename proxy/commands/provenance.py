@@ -30,8 +30,15 @@ database_option = click.option(
 
 @click.command("verify")
 @click.option("--full", is_flag=True, help="Re-walk every record, not only those after the last verified checkpoint.")
+@click.option(
+    "--checkpoints",
+    "checkpoints_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of published signed checkpoint-*.txt files to check against (default: PROVPROXY_CHECKPOINT_DIR).",
+)
 @database_option
-def verify_command(full: bool, database_url: str | None) -> None:
+def verify_command(full: bool, checkpoints_dir: Path | None, database_url: str | None) -> None:
     """Re-walk the hash chain and the signed checkpoints; exit 0 clean, 1 tampered, 2 error."""
     settings = get_settings()
     try:
@@ -39,7 +46,11 @@ def verify_command(full: bool, database_url: str | None) -> None:
         if not len(keyring):
             raise SigningKeyError(f"no public keys found next to {settings.signing_key_file}")
         engine = shared_engine(database_url or settings.database_url)
-        report = verify_database(engine, keyring, settings.checkpoint_dir / VERIFY_STATE_FILE, full=full)
+        published = checkpoints_dir or settings.checkpoint_dir
+        if checkpoints_dir is not None and not checkpoints_dir.is_dir():
+            raise FileNotFoundError(f"--checkpoints {checkpoints_dir}: no such directory")
+        state_file = settings.checkpoint_dir / VERIFY_STATE_FILE
+        report = verify_database(engine, keyring, state_file, full=full, published_dir=published)
         access_entries, access_finding = verify_access_log(engine)
     except Exception as exc:  # the exit status tells scripts "could not check", not "clean"
         click.echo(f"error: {exc}", err=True)
@@ -49,7 +60,9 @@ def verify_command(full: bool, database_url: str | None) -> None:
     rate = report.records_checked / report.elapsed_s if report.elapsed_s > 0 else 0.0
     click.echo(
         f"checked {report.records_checked} records after seq {report.resumed_after} "
-        f"and {report.checkpoints_checked} checkpoints in {report.elapsed_s:.2f}s ({rate:,.0f} records/s); "
+        f"and {report.checkpoints_checked} checkpoints"
+        + (f" and {report.bodies_checked} stored bodies" if full else "")
+        + f" in {report.elapsed_s:.2f}s ({rate:,.0f} records/s); "
         f"verified through checkpoint size {report.verified_tree_size}, log ends at seq {report.last_seq}"
     )
     click.echo(f"checked {access_entries} access log entries")

@@ -8,7 +8,10 @@ request/response digests (:data:`CANONICAL_FIELDS`). Left out on purpose:
 
 * bodies (request, instruction, completion, thinking, tool calls) — they live
   under the retention setting and are deleted when it expires; the chain
-  covers them through ``request_sha256`` / ``response_sha256``;
+  covers them through their digests: ``request_sha256`` (the raw request),
+  ``response_sha256`` (the raw response) and, from record version 2 on,
+  ``instruction_sha256`` / ``completion_sha256`` / ``thinking_sha256`` (the
+  texts as stored, UTF-8), so ``verify --full`` can check every kept body;
 * ``client_addr`` — personal data that an operator may have to redact;
 * ``error`` — free text the store may shorten;
 * ``latency_ms`` / ``ttfb_ms`` — measurements, not provenance, and floats whose
@@ -16,7 +19,10 @@ request/response digests (:data:`CANONICAL_FIELDS`). Left out on purpose:
 * ``scores`` / ``rule_hits`` — classifier internals, not scalar columns.
 
 Every field is always present (``null`` when unset), so clearing a value is a
-change. ``ts`` is written as UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+change. A record whose ``record_version`` is null or 1 (sealed before body
+digests existed) is hashed in its version-1 form, without the
+:data:`V2_FIELDS` keys; setting a version-2 record's version to null changes
+its hash like any other edit. ``ts`` is written as UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
 
 Why not the ``rfc8785`` package on the hot path
 -----------------------------------------------
@@ -38,6 +44,9 @@ import orjson
 
 from proxy.events import Event
 
+# Version 2 seals digests of the stored bodies; records sealed before (record_version NULL or 1)
+# keep their version-1 form, without these keys, so they still verify.
+V2_FIELDS = ("instruction_sha256", "completion_sha256", "thinking_sha256", "record_version")
 CANONICAL_FIELDS: tuple[str, ...] = tuple(
     sorted(
         (
@@ -74,9 +83,11 @@ CANONICAL_FIELDS: tuple[str, ...] = tuple(
             "request_sha256",
             "response_sha256",
             "output_truncated",
+            *V2_FIELDS,
         )
     )
 )
+V1_FIELDS = frozenset(CANONICAL_FIELDS) - frozenset(V2_FIELDS)
 BOOL_FIELDS = frozenset({"stream", "output_truncated"})
 INT_FIELDS = frozenset(
     {
@@ -87,6 +98,7 @@ INT_FIELDS = frozenset(
         "output_tokens",
         "cache_read_tokens",
         "cache_write_tokens",
+        "record_version",
     }
 )
 MAX_SAFE_INT = 2**53 - 1  # beyond this RFC 8785 would print the number as a double
@@ -137,6 +149,9 @@ def canonical_values(values: Sequence[Any]) -> bytes:
         record["ts"] = format_ts(ts)
     record["stream"] = _as_bool(record["stream"])
     record["output_truncated"] = _as_bool(record["output_truncated"])
+    if record["record_version"] in (None, 1):  # the version-1 form: no body digests
+        for name in V2_FIELDS:
+            del record[name]
     try:
         return orjson.dumps(record)
     except TypeError as exc:
@@ -165,9 +180,9 @@ def canonical_event(event: Event) -> bytes:
 
 def canonical_record(record: dict[str, Any]) -> bytes:
     """Canonical JSON of a record given as a mapping (an exported attestation's record)."""
-    if set(record) != set(CANONICAL_FIELDS):
+    if set(record) != set(CANONICAL_FIELDS) and set(record) != V1_FIELDS:
         raise CanonicalError("record fields differ from the canonical field set")
-    return canonical_values([record[name] for name in CANONICAL_FIELDS])
+    return canonical_values([record.get(name) for name in CANONICAL_FIELDS])
 
 
 def record_dict(values: Sequence[Any]) -> dict[str, Any]:

@@ -36,7 +36,9 @@ from proxy.provenance.canonical import CANONICAL_FIELDS, CanonicalError, canonic
 from proxy.provenance.chain import GENESIS_HASH, link_digest, record_hash
 from proxy.provenance.checkpoint import CheckpointError, verify_note
 from proxy.provenance.merkle import MerkleFrontier
+from proxy.provenance.published import SignedHead, published_checkpoints
 from proxy.provenance.signing_keys import Keyring
+from proxy.store.body_rows import stream_stored_bodies
 from proxy.store.chain_rows import first_unsealed, record_hash_at, stream_chain_rows
 from proxy.store.checkpoints import checkpoints_after
 from proxy.store.db import Database, display_url
@@ -68,6 +70,8 @@ class VerifyReport:
     checkpoints_checked: int = 0
     verified_tree_size: int = 0
     last_seq: int = 0
+    bodies_checked: int = 0  # stored bodies compared with their sealed digests (--full)
+    published_size: int = 0  # records the newest published checkpoint file signs
     finding: Finding | None = None
     elapsed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -173,7 +177,7 @@ class _ChainWalk:
     """Walks records in seq order from a verified position, extending the Merkle tree and
     checking it against each signed checkpoint it reaches."""
 
-    def __init__(self, start: _Position, checkpoints: list[CheckpointRow]) -> None:
+    def __init__(self, start: _Position, checkpoints: list[SignedHead]) -> None:
         self.frontier = start.frontier.copy()
         self.verified = start
         self.head = start.head
@@ -220,7 +224,7 @@ class _ChainWalk:
                     "checkpoint_mismatch",
                     self._range_start,
                     None,
-                    f"records seq {self._range_start}..{size} differ from signed checkpoint {checkpoint.id} "
+                    f"records seq {self._range_start}..{size} differ from signed {checkpoint.label} "
                     f"(size {size}): rewritten after it was signed, chain recomputed",
                 )
             self.verified = _Position(size, self.head, self.frontier.copy())
@@ -234,8 +238,12 @@ class _ChainWalk:
         if self._next_size == -1:
             return None
         size = self.frontier.size
-        checkpoint_id = self._checkpoints[self._next].id
-        detail = f"checkpoint {checkpoint_id} covers {self._next_size} records but the log ends at seq {size}"
+        label = self._checkpoints[-1].label
+        newest = self._checkpoints[-1].tree_size
+        if size == 0:
+            detail = f"0 records but signed {label} covers {newest}: the database was emptied or replaced"
+        else:
+            detail = f"the log ends at seq {size}, behind signed {label} which covers {newest} records"
         return Finding("removed", size + 1, None, detail)
 
 
@@ -250,16 +258,16 @@ def _start(engine: Database, state_file: Path | None, full: bool, report: Verify
 
 def _signed_checkpoints(
     engine: Database, after_size: int, keyring: Keyring, report: VerifyReport
-) -> tuple[list[CheckpointRow], Finding | None]:
+) -> tuple[list[SignedHead], Finding | None]:
     """The checkpoints past ``after_size`` up to the first invalid one, and what is wrong with it."""
-    valid: list[CheckpointRow] = []
+    valid: list[SignedHead] = []
     for candidate in checkpoints_after(engine, after_size):
         problem = _check_checkpoint(candidate, keyring)
         report.checkpoints_checked += 1
         if problem is not None:
             detail = f"checkpoint {candidate.id} (size {candidate.tree_size}): {problem}"
             return valid, Finding("checkpoint_invalid", None, None, detail)
-        valid.append(candidate)
+        valid.append(SignedHead(candidate.tree_size, candidate.root_hash, f"checkpoint {candidate.id}"))
     return valid, None
 
 
@@ -271,21 +279,75 @@ def _unsealed_finding(engine: Database) -> Finding | None:
     return Finding("inserted", None, unsealed_id, detail)
 
 
+def _with_published(
+    directory: Path | None, keyring: Keyring, after_size: int, heads: list[SignedHead], report: VerifyReport
+) -> tuple[list[SignedHead], Finding | None]:
+    """``heads`` with the checkpoints published in ``directory``, smallest first, and the first bad file."""
+    if directory is None:
+        return heads, None
+    published = published_checkpoints(directory, keyring, after_size)
+    report.checkpoints_checked += len(published.heads) + len(published.invalid)
+    report.published_size = published.newest.tree_size if published.newest is not None else 0
+    if published.newest is None and not published.invalid:
+        report.notes.append(f"no published checkpoints in {directory}: trust rests on the database alone")
+    merged = sorted([*heads, *published.heads], key=lambda head: head.tree_size)
+    if published.invalid:
+        return merged, Finding("checkpoint_invalid", None, None, f"published checkpoint {published.invalid[0]}")
+    return merged, None
+
+
+def _body_finding(engine: Database, after_seq: int, report: VerifyReport) -> Finding | None:
+    """The first stored body that differs from the digest its (verified) record sealed."""
+    for stored in stream_stored_bodies(engine, after_seq):
+        for name, plain, digest in stored.bodies:
+            report.bodies_checked += 1
+            if digest is None:
+                if stored.record_version in (None, 1) and name != "request_body":
+                    continue  # sealed before version 2: no digest of this text exists
+                if name == "request_body":
+                    detail = "a request body is stored but its record sealed no request digest"
+                else:
+                    detail = f"{name} is stored but its record sealed no digest of it"
+                return Finding("altered", stored.seq, stored.event_id, detail)
+            if plain is None or hashlib.sha256(plain).hexdigest() != digest:
+                detail = f"stored {name} does not match the digest sealed in its record (replaced)"
+                return Finding("altered", stored.seq, stored.event_id, detail)
+    return None
+
+
+def _trust_note(report: VerifyReport) -> str:
+    verified, last = report.verified_tree_size, report.last_seq
+    if verified == 0:
+        return f"no signed checkpoint vouches for any record: seq 1..{last} rest on the hash chain alone"
+    tail = f"; seq {verified + 1}..{last} rest on the hash chain alone" if last > verified else ""
+    return f"trust reaches seq {verified} (signed checkpoints agree with the records up to it){tail}"
+
+
 def verify_database(
-    engine: Database, keyring: Keyring, state_file: Path | None = None, full: bool = False
+    engine: Database,
+    keyring: Keyring,
+    state_file: Path | None = None,
+    full: bool = False,
+    published_dir: Path | None = None,
 ) -> VerifyReport:
+    """Walk the chain against the checkpoints in the database and those published in ``published_dir``."""
     started = time.perf_counter()
     report = VerifyReport()
     start = _start(engine, state_file, full, report)
     report.resumed_after = start.size
     checkpoints, checkpoint_problem = _signed_checkpoints(engine, start.size, keyring, report)
+    checkpoints, published_problem = _with_published(published_dir, keyring, start.size, checkpoints, report)
+    checkpoint_problem = checkpoint_problem or published_problem
     walk = _ChainWalk(start, checkpoints)
     finding = walk.run(stream_chain_rows(engine, CANONICAL_FIELDS, start.size))
     report.records_checked = walk.frontier.size - start.size
     report.last_seq = walk.frontier.size
     finding = finding or walk.missing_tail() or _unsealed_finding(engine)
+    if full and finding is None:
+        finding = _body_finding(engine, start.size, report)
     report.finding = finding or checkpoint_problem
     report.verified_tree_size = walk.verified.size
+    report.notes.append(_trust_note(report))
     if state_file is not None and walk.verified.size > 0:
         _save_state(state_file, engine, walk.verified)
     report.elapsed_s = time.perf_counter() - started

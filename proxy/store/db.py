@@ -8,6 +8,7 @@ pass back to store functions; they never speak SQL themselves.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,6 +74,22 @@ def open_session(database_url: str) -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+def file_identity(database_url: str) -> tuple[int, int] | None:
+    """``(device, inode)`` of an SQLite database file; None for a server database or a missing file.
+
+    A process holding an SQLite file open keeps writing into it after it was deleted or
+    replaced on disk: comparing this identity over time is how it notices."""
+    url = normalize_url(database_url)
+    path = url.database if url.get_backend_name() == "sqlite" else None
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def display_url(database: str | Database) -> str:

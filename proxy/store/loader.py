@@ -43,7 +43,7 @@ import structlog
 from proxy.config import Settings
 from proxy.logs import configure_logging
 from proxy.store.chain_head import remember_chain_head
-from proxy.store.db import shared_engine
+from proxy.store.db import display_url, file_identity, shared_engine
 from proxy.store.inserts import DatabaseDown, EventInserter
 from proxy.store.rows import RowPair, decode_record
 from proxy.store.spool import Position, Spool
@@ -222,6 +222,9 @@ class Loader:
         self.database_down = False
         self.recovering = False  # loading what an outage or an earlier run left: counted as replayed
         self._lowest_segment = 0  # no segment below this one is left
+        # The database file this loader writes into (SQLite): rows confirmed into a file that
+        # was deleted or replaced since are not in the live database.
+        self._identity = file_identity(settings.database_url)
 
     def listen(self) -> None:
         """Read the proxy's commands from stdin (a thread): ``stop``, or end of file when it died."""
@@ -275,6 +278,9 @@ class Loader:
 
     def _load_up_to(self, target: Position) -> bool:
         """Insert every record from the confirmed position up to ``target``; False if the database is down."""
+        if not self._same_database():
+            self.state["db_up"] = 0
+            return False
         if self.confirmed >= target:
             if not self.state["db_up"]:  # nothing to load: find out whether there would be a database
                 self.state["db_up"] = int(self.inserter.reachable())
@@ -327,7 +333,7 @@ class Loader:
         if last < self._lowest_segment:
             return  # nothing new confirmed: spare the directory listing
         doomed = [s for s in self.spool.segments() if s <= last]
-        if doomed and not self.inserter.synced():
+        if doomed and (not self.inserter.synced() or not self._same_database()):
             return
         try:
             remember_chain_head(self.spool, doomed)
@@ -337,6 +343,26 @@ class Loader:
         for segment in doomed:
             self.spool.remove(segment)
         self._lowest_segment = last + 1
+
+    def _same_database(self) -> bool:
+        """False (once, loudly) when the database file was deleted or replaced since it was opened:
+        what was loaded into it since the spool's oldest segment is loaded again, into the live one."""
+        current = file_identity(self.settings.database_url)
+        if self._identity is None or current == self._identity:
+            self._identity = current
+            return True
+        log.error(
+            "the database file was deleted or replaced while in use; the spool is kept and loaded again",
+            database=display_url(self.settings.database_url),
+        )
+        self._identity = None
+        self.inserter.engine.dispose()  # pooled connections still point at the old file
+        segments = self.spool.segments()
+        if segments:
+            self.confirmed = Position(segments[0], 0)
+            self.state.set_position("confirmed", self.confirmed)
+        self.database_down = self.recovering = True
+        return False
 
 
 def lower_priority(priority: str) -> None:

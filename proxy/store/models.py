@@ -104,6 +104,10 @@ class EventRow(Base):
     request_sha256: Mapped[str | None] = mapped_column(String(64))
     response_sha256: Mapped[str | None] = mapped_column(String(64))
     output_truncated: Mapped[bool] = mapped_column(Boolean)
+    instruction_sha256: Mapped[str | None] = mapped_column(String(64))
+    completion_sha256: Mapped[str | None] = mapped_column(String(64))
+    thinking_sha256: Mapped[str | None] = mapped_column(String(64))
+    record_version: Mapped[int | None] = mapped_column(Integer)  # NULL: sealed before version 2
     # provenance chain
     seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     record_hash: Mapped[str | None] = mapped_column(String(64))
@@ -119,9 +123,7 @@ class EventRow(Base):
 class EventBodyRow(Base):
     __tablename__ = "event_bodies"
 
-    event_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
-    )
+    event_id: Mapped[str] = mapped_column(String(36), ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
     # zstd-compressed; request_body holds the raw bytes the client sent.
     request_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     instruction: Mapped[bytes | None] = mapped_column(LargeBinary)

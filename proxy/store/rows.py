@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import struct
 import threading
 from collections.abc import Sequence
@@ -50,6 +51,16 @@ def decompress(data: bytes | None) -> bytes | None:
     if decompressor is None:
         decompressor = _codecs.decompressor = zstandard.ZstdDecompressor()
     return decompressor.decompress(data)
+
+
+def digest_bodies(event: Event) -> None:
+    """Set the digests of the texts as they will be stored (UTF-8), for the record to seal them."""
+    for text, name in (
+        (event.instruction, "instruction_sha256"),
+        (event.completion_text, "completion_sha256"),
+        (event.thinking_text, "thinking_sha256"),
+    ):
+        setattr(event, name, None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 def event_row(event: Event, chain: tuple[int, str, str] | None = None) -> Row:
@@ -116,6 +127,8 @@ def encode_record(pair: RowPair) -> bytes:
 def decode_record(payload: bytes) -> RowPair:
     meta, blobs_at = _meta(payload)
     event: Row = meta["e"]
+    for name in EVENT_COLUMNS:  # spooled by an older version: columns added since are empty
+        event.setdefault(name, None)
     event["ts"] = datetime.fromisoformat(event["ts"])
     body: Row | None = meta["b"]
     if body is not None:

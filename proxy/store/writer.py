@@ -43,13 +43,15 @@ import structlog
 from proxy.config import Settings
 from proxy.events import Event
 from proxy.hooks import Chainer, Receipt
+from proxy.store.bounds import bound_event
 from proxy.store.chain_head import spooled_chain_head
 from proxy.store.db import shared_engine
 from proxy.store.held import Held, settle_waiters
 from proxy.store.inserts import DatabaseDown, EventInserter
 from proxy.store.loader import LoaderProcess
-from proxy.store.rows import RowPair, body_row, encode_record, event_row, request_parts
+from proxy.store.rows import RowPair, body_row, digest_bodies, encode_record, event_row, request_parts
 from proxy.store.spool import Position, Spool
+from proxy.store.spool_lock import SpoolLock
 
 log = structlog.get_logger("provproxy.store")
 
@@ -93,6 +95,7 @@ class DurableRecorder:
         self._inserter: EventInserter | None = None  # for the rescue path and probes
         self._spool = Spool(Path(settings.spool_dir), settings.spool_segment_bytes)
         self._loader = LoaderProcess(settings)
+        self._spool_lock = SpoolLock(Path(settings.spool_dir))
         # One writer at a time (the event loop, or the sync thread rescuing held events).
         self._write_lock = threading.Lock()
         self._held: list[Held] = []  # under _write_lock
@@ -163,6 +166,7 @@ class DurableRecorder:
         return receipt
 
     async def start(self) -> None:
+        self._spool_lock.acquire()  # raises SpoolInUse before anything is opened or started
         engine = shared_engine(self.settings.database_url, self.settings.database_busy_timeout_ms)
         self._inserter = EventInserter(engine, Path(self.settings.spool_dir))
         try:
@@ -194,6 +198,7 @@ class DurableRecorder:
             log.error("events lost at shutdown: neither spool nor database available", count=len(self._held))
         await asyncio.to_thread(self._loader.stop, self._spool.position, LOADER_STOP_TIMEOUT_S)
         self._loader.close()
+        self._spool_lock.release()
         if self._inserter is not None:
             self._inserter.engine.dispose()
 
@@ -239,6 +244,9 @@ class DurableRecorder:
             self._written.set()
 
     def _seal(self, events: Sequence[Event]) -> list[RowPair]:
+        for event in events:  # what is sealed must be what every database stores
+            bound_event(event)
+            digest_bodies(event)
         chain: Sequence[tuple[int, str, str] | None] = [None] * len(events)
         if self.chainer is not None:
             try:
