@@ -21,6 +21,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8787
+    # The admin listener (/metrics, later the security console API): keep it off public interfaces.
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 8788
 
     # Where each vendor's traffic goes: an origin, optionally with a path prefix.
     upstream_anthropic: str = DEFAULT_UPSTREAMS["anthropic"]
