@@ -23,10 +23,13 @@ import httpx
 from proxy.adapters.base import Adapter, Route
 from proxy.config import Settings
 
-# RFC 9110 §7.6.1 hop-by-hop headers, plus what the transport sets itself.
+# RFC 9110 §7.6.1 hop-by-hop headers, plus what the transport sets itself, plus
+# ``expect``: the proxy's own server answered ``100-continue`` when it read the body,
+# and the whole body goes upstream at once (an upstream that ignores it would hold the call).
 HOP_BY_HOP = frozenset(
     {
         "connection",
+        "expect",
         "keep-alive",
         "proxy-authenticate",
         "proxy-authorization",
