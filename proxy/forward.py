@@ -16,12 +16,14 @@ redirects, no cookies, and response bytes are handed on as they arrive
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
+from urllib.parse import unquote_plus
 
 import aiohttp
 import httpx
 
 from proxy.adapters.base import Adapter, Route
 from proxy.config import Settings
+from proxy.credentials import CREDENTIAL_HEADERS, is_credential_param
 
 # RFC 9110 §7.6.1 hop-by-hop headers, plus what the transport sets itself, plus
 # ``expect``: the proxy's own server answered ``100-continue`` when it read the body,
@@ -43,8 +45,6 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
-# Client credentials, removed when the proxy sends the organisation's key instead.
-CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key"})
 # The proxy's own request headers never leave it.
 OWN_HEADER_PREFIX = "x-provproxy-"
 
@@ -215,11 +215,12 @@ def response_headers(upstream: httpx.Headers) -> list[tuple[bytes, bytes]]:
 
 
 def strip_query_params(query: str, names: Iterable[str]) -> str:
-    """Remove parameters (e.g. Gemini's ``key=``) from a raw query string."""
-    drop = tuple(f"{n}=" for n in names)
-    if not drop or not query:
+    """Remove every credential parameter from a raw query string: the known ones and
+    ``names`` (e.g. Gemini's ``key``), matched by decoded name (``%6Bey=`` is ``key=``)."""
+    if not query:
         return query
-    return "&".join(p for p in query.split("&") if not p.startswith(drop) and p not in names)
+    extra = frozenset(n.lower() for n in names)
+    return "&".join(p for p in query.split("&") if not is_credential_param(unquote_plus(p.partition("=")[0]), extra))
 
 
 def header_lookup(raw_headers: Iterable[tuple[bytes, bytes]]) -> Mapping[str, str]:

@@ -35,8 +35,9 @@ import structlog
 from proxy.adapters import ADAPTERS, resolve_route
 from proxy.adapters.base import Adapter, CallView, ErrorKind
 from proxy.config import Settings
+from proxy.credentials import presented_credentials, query_pairs
 from proxy.events import Decision, Event, Outcome
-from proxy.forward import UpstreamPool, header_lookup, upstream_request
+from proxy.forward import UpstreamPool, forward_headers, header_lookup, upstream_request
 from proxy.hooks import Decider, HeaderSigner, Identity, PrincipalResolver, Recorder, Unauthenticated
 from proxy.identity import detect_client
 from proxy.metrics import Metrics
@@ -95,8 +96,10 @@ class ProxyHandler:
                 return
             if route.endpoint == "responses.websocket":
                 raise Refusal(ErrorKind.UPGRADE_REFUSED, "WebSocket is not supported; use HTTP")
-            queries = query_map(query)
-            identity = self._authenticate(adapter, headers, queries, event)
+            pairs = query_pairs(query)
+            queries = query_map(pairs)
+            forwarded = forward_headers(scope["headers"], False, self._private_headers)
+            identity = self._authenticate(adapter, headers, forwarded, scope["headers"], pairs, event)
             body = await receive_body(receive, headers, self.settings.max_body_bytes)  # read
             event.request_sha256 = hashlib.sha256(body).hexdigest()
             view = read_call(adapter, route, body, queries)
@@ -114,7 +117,7 @@ class ProxyHandler:
             self.settings.upstream_for(adapter.vendor),
             route,
             adapter,
-            scope["headers"],
+            forwarded,
             query,
             body,
             identity.upstream_key,
@@ -124,18 +127,30 @@ class ProxyHandler:
         await self._forward(Relay(adapter, route, view, started), request, event, receive, send)
 
     def _authenticate(
-        self, adapter: Adapter, headers: Mapping[str, str], query: Mapping[str, str], event: Event
+        self,
+        adapter: Adapter,
+        headers: Mapping[str, str],
+        forwarded: list[tuple[bytes, bytes]],
+        raw_headers: list[tuple[bytes, bytes]],
+        query: list[tuple[str, str]],
+        event: Event,
     ) -> Identity:
-        """The principal behind the presented credential; refuses (401) an unaccepted one."""
+        """The principal behind the credential that goes upstream (read from the headers as
+        forwarded); refuses two different credentials (400) and an unaccepted one (401)."""
         identity = Identity()
-        try:
-            credential = adapter.credential(headers, query)
-            self.principals.resolve(adapter.vendor, credential, headers, event.client_addr, identity)
-        except Unauthenticated as exc:
-            # Recorded with what the headers tell; the body stays unread.
+        refusal: Refusal | None = None
+        if len(presented_credentials(raw_headers, query)) > 1:
+            refusal = Refusal(ErrorKind.INVALID_REQUEST, "Conflicting credentials: send one API key, in one place")
+        else:
+            try:
+                credential = adapter.credential(header_lookup(forwarded), query_map(query))
+                self.principals.resolve(adapter.vendor, credential, headers, event.client_addr, identity)
+            except Unauthenticated as exc:
+                refusal = Refusal(ErrorKind.UNAUTHENTICATED, str(exc) or "Invalid proxy API key")
+        if refusal is not None:  # recorded with what the headers tell; the body stays unread
             identity.tool, identity.tool_version, identity.session_id = detect_client(headers, None)
             note_identity(event, identity)
-            raise Refusal(ErrorKind.UNAUTHENTICATED, str(exc) or "Invalid proxy API key") from None
+            raise refusal
         return identity
 
     def _decide(self, view: CallView, identity: Identity, event: Event) -> None:
