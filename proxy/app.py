@@ -99,7 +99,7 @@ class ProvenanceProxyApp:
         self.settings = settings
         self.components = components
         self.pool = UpstreamPool(settings, (a.vendor for a in ADAPTERS))
-        self.metrics = Metrics(components.recorder)
+        self.metrics = Metrics(components.recorder, self.pool.usage)
         self.handler = ProxyHandler(
             settings,
             self.pool,

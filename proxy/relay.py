@@ -142,6 +142,8 @@ async def _failure(relay: asyncio.Task[None]) -> tuple[ErrorKind, str] | None:
     except asyncio.CancelledError:
         return None
     except httpx.TransportError as exc:
+        if isinstance(exc, httpx.PoolTimeout):  # the proxy's own limit, not the vendor
+            return ErrorKind.UNAVAILABLE, f"Proxy overloaded: upstream connection pool full ({exc})"
         if isinstance(exc, httpx.TimeoutException):
             return ErrorKind.UPSTREAM_TIMEOUT, f"Upstream timed out: {type(exc).__name__}"
         return ErrorKind.UPSTREAM_UNREACHABLE, f"Upstream unreachable: {type(exc).__name__}"
