@@ -124,7 +124,8 @@ class ProxyHandler:
             self._private_headers,
             self.pool.timeouts,
         )
-        await self._forward(Relay(adapter, route, view, started), request, event, receive, send)
+        relay = Relay(adapter, route, view, started, hold_tail=self.settings.fail_closed)
+        await self._forward(relay, request, event, receive, send)
 
     def _authenticate(
         self,
@@ -203,12 +204,13 @@ class ProxyHandler:
         except Exception:  # held in memory and retried by the recorder
             log.error("record_not_durable", id=event.id, exc_info=True)
             if self.settings.fail_closed:
-                # Never let a response look complete when its record is not durable:
-                # leave it unfinished, so the client sees a broken stream.
+                # Never let a response look complete when its record is not durable: leave
+                # it unfinished (a Content-Length body one byte short, a stream without its
+                # end), so the client sees a broken response.
                 return
             receipt = None
         trailer = tag.trailer(relay.adapter, receipt) if relay.is_sse else b""
-        await send({"type": "http.response.body", "body": trailer, "more_body": False})
+        await send({"type": "http.response.body", "body": relay.tail + trailer, "more_body": False})
 
     async def _refuse(self, adapter: Adapter, send: Send, event: Event, started: float, refusal: Refusal) -> None:
         """Answer in the vendor's own error shape, and record the refusal like any call."""
