@@ -193,6 +193,7 @@ class ProxyHandler:
         self._log(event)
 
     def _prepare(self, tag: ProvenanceTag, event: Event) -> None:
+        self.recorder.provisional(event)  # before the request leaves: runs ahead of the relay's first step
         tag.signature()
         self.recorder.prepare(event)
 

@@ -45,7 +45,7 @@ from proxy.logs import configure_logging
 from proxy.store.chain_head import remember_chain_head
 from proxy.store.db import shared_engine
 from proxy.store.inserts import DatabaseDown, EventInserter
-from proxy.store.rows import RowPair, decode_record
+from proxy.store.rows import RowPair, decode_spooled
 from proxy.store.spool import Position, Spool
 
 log = structlog.get_logger("provproxy.store")
@@ -222,6 +222,8 @@ class Loader:
         self.database_down = False
         self.recovering = False  # loading what an outage or an earlier run left: counted as replayed
         self._lowest_segment = 0  # no segment below this one is left
+        # Calls forwarded and not ended yet: their provisional record's segment, kept until then.
+        self.in_flight: dict[str, int] = {}
 
     def listen(self) -> None:
         """Read the proxy's commands from stdin (a thread): ``stop``, or end of file when it died."""
@@ -288,7 +290,12 @@ class Loader:
                 chunk: list[RowPair] = []
                 offset = start
                 for payload, offset in self.spool.read(segment, start, end):
-                    chunk.append(decode_record(payload))
+                    record = decode_spooled(payload)
+                    if isinstance(record, dict):  # provisional: never inserted (the event completes it)
+                        self.in_flight.setdefault(record["id"], segment)
+                        continue
+                    self.in_flight.pop(record[0]["id"], None)
+                    chunk.append(record)
                     if len(chunk) >= self.settings.writer_batch_size:
                         self._insert(chunk, Position(segment, offset))
                         chunk = []
@@ -324,6 +331,8 @@ class Loader:
     def _remove_confirmed_segments(self, target: Position, final: bool) -> None:
         """Delete segments wholly in the database; never the one the proxy writes into, until it stopped."""
         last = self.confirmed.segment if final else min(self.confirmed.segment, target.segment) - 1
+        if self.in_flight:  # a provisional record stays until its call ends (or a restart ends it)
+            last = min(last, min(self.in_flight.values()) - 1)
         if last < self._lowest_segment:
             return  # nothing new confirmed: spare the directory listing
         doomed = [s for s in self.spool.segments() if s <= last]

@@ -30,6 +30,7 @@ order, spool order and load order are the same.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -48,7 +49,8 @@ from proxy.store.db import shared_engine
 from proxy.store.held import Held, settle_waiters
 from proxy.store.inserts import DatabaseDown, EventInserter
 from proxy.store.loader import LoaderProcess
-from proxy.store.rows import RowPair, body_row, encode_record, event_row, request_parts
+from proxy.store.provisional import ended_unknown, unfinished_events
+from proxy.store.rows import RowPair, body_row, encode_provisional, encode_record, event_row, request_parts
 from proxy.store.spool import Position, Spool
 
 log = structlog.get_logger("provproxy.store")
@@ -98,6 +100,7 @@ class DurableRecorder:
         self._held: list[Held] = []  # under _write_lock
         # Event id -> its compressed request parts, made while the upstream worked (event loop only).
         self._prepared: dict[str, tuple[bytes | None, bytes | None]] = {}
+        self._in_flight: dict[str, Event] = {}  # provisional record spooled, no event yet: stop() ends them
         self._rescuing = False  # held events are out being stored: later ones must wait behind them
         self._fsync_waiters: list[tuple[Position, asyncio.Future[None], asyncio.AbstractEventLoop]] = []
         self._written = threading.Event()  # wakes the sync thread when it is idle
@@ -146,6 +149,14 @@ class DurableRecorder:
             del self._prepared[next(iter(self._prepared))]
         self._prepared[event.id] = request_parts(event, self.settings.retention)
 
+    def provisional(self, event: Event) -> None:
+        """Spool a call's provisional record (:mod:`proxy.store.provisional`); none if the spool is in trouble."""
+        if self._running and not (self._held or self._rescuing) and len(self._in_flight) < MAX_PREPARED:
+            payload = encode_provisional(event)
+            with self._write_lock, contextlib.suppress(OSError):  # the event's own record meets the trouble
+                self._loader.publish(self._spool.write([payload])[1])
+                self._in_flight[event.id] = event
+
     def submit(self, event: Event) -> None:
         """Record ``event`` without waiting for anything. The event must not be mutated after."""
         self._record(event, wait=False)
@@ -165,8 +176,9 @@ class DurableRecorder:
     async def start(self) -> None:
         engine = shared_engine(self.settings.database_url, self.settings.database_busy_timeout_ms)
         self._inserter = EventInserter(engine, Path(self.settings.spool_dir))
+        unfinished: list[Event] = []
         try:
-            self._spool.open()
+            unfinished = unfinished_events(self._spool, self._spool.open())
             self._counts.spool_ok = True
         except OSError as exc:
             log.error("spool unavailable", spool_dir=str(self.settings.spool_dir), error=str(exc))
@@ -174,16 +186,19 @@ class DurableRecorder:
         self._running = True
         self._sync_thread = threading.Thread(target=self._sync_loop, name="provproxy-spool-sync", daemon=True)
         self._sync_thread.start()
-        # Leftovers from an earlier run go into the database before anything new (if it is up),
-        # and the chain head is read now rather than on the first call's path.
+        # Leftovers of earlier runs load first (database up); the chain head is read now, off the call path.
         await self._loader.wait_ready()
         if self.chainer is not None:
             await asyncio.to_thread(self._seal, [])
+        for event in unfinished:  # calls a crashed run forwarded and never ended
+            self.submit(event)
 
     async def stop(self) -> None:
         """Sync the spool, and let the loader drain it into the database (if it is up)."""
         if not self._running:
             return
+        for event in ended_unknown(self._in_flight.values()):  # forwarded, never ended: say so now
+            self.submit(event)
         self._running = False
         self._written.set()
         assert self._sync_thread is not None
@@ -204,6 +219,7 @@ class DurableRecorder:
         and the event's chain position."""
         if not self._running:
             raise RuntimeError("the recorder is not running")
+        self._in_flight.pop(event.id, None)
         loop = asyncio.get_running_loop() if wait else None
         with self._write_lock:
             try:
