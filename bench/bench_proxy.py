@@ -45,6 +45,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 HOST = "127.0.0.1"
+ADMIN_PORT_OFFSET = 100
 
 # The issue's budgets, checked at the end of the table.
 BUDGET_CPU_MS_PER_REQUEST = 1.0
@@ -235,6 +236,8 @@ def start_rig(args: argparse.Namespace) -> Rig:
                 "PROVPROXY_UPSTREAM_GEMINI": upstream_url,
                 "PROVPROXY_HOST": HOST,
                 "PROVPROXY_PORT": str(port),
+                # Each proxy's admin listener (/metrics) on a port of its own, clear of the proxies'.
+                "PROVPROXY_ADMIN_PORT": str(port + ADMIN_PORT_OFFSET),
                 "PROVPROXY_LOG_LEVEL": "warning",
                 "PROVPROXY_DATABASE_URL": f"sqlite:///{data / 'provproxy.db'}",
                 "PROVPROXY_SPOOL_DIR": str(data / "spool"),

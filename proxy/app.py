@@ -1,9 +1,11 @@
-"""The ASGI application: the proxy's request path plus its operational endpoints.
+"""The ASGI application: the proxy's request path plus its health endpoints.
 
 Proxied paths go straight to :class:`~proxy.handler.ProxyHandler` (a raw ASGI
-app, so the hot path skips routing it does not need); ``/healthz``,
-``/readyz`` and ``/metrics`` are ordinary FastAPI routes, and
-FastAPI's lifespan owns the shared resources (upstream pool, writer).
+app, so the hot path skips routing it does not need); ``/healthz`` and
+``/readyz`` are ordinary FastAPI routes, and FastAPI's lifespan owns the shared
+resources (upstream pool, writer). Nothing else is served on the proxy port:
+``/metrics`` is on the admin listener (:mod:`proxy.admin_app`), and there are no
+interactive docs or OpenAPI schema for anyone who can reach the port to read.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from dataclasses import dataclass, field
 
 import structlog
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST
+from fastapi.responses import JSONResponse
 
 from proxy.adapters import ADAPTERS
+from proxy.admin_app import create_admin_app
 from proxy.config import Settings, get_settings
 from proxy.decider import PolicyDecider
 from proxy.forward import UpstreamPool
@@ -44,8 +46,8 @@ from proxy.store.writer import DurableRecorder
 
 log = structlog.get_logger("provproxy.app")
 
-# Paths the proxy serves itself; everything else is vendor traffic.
-OWN_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")
+# Paths the proxy port serves itself (exactly these); everything else is vendor traffic.
+OWN_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 @dataclass(slots=True)
@@ -97,7 +99,7 @@ class ProvenanceProxyApp:
         self.settings = settings
         self.components = components
         self.pool = UpstreamPool(settings, (a.vendor for a in ADAPTERS))
-        self.metrics = Metrics(components.recorder)
+        self.metrics = Metrics(components.recorder, self.pool.usage)
         self.handler = ProxyHandler(
             settings,
             self.pool,
@@ -108,6 +110,7 @@ class ProvenanceProxyApp:
             self.metrics,
         )
         self.api = self._build_api()
+        self.admin = create_admin_app(self.metrics)  # served on the admin listener
 
     def _build_api(self) -> FastAPI:
         @asynccontextmanager
@@ -128,7 +131,7 @@ class ProvenanceProxyApp:
                 for stop in components.on_stop:
                     await asyncio.to_thread(stop)
 
-        api = FastAPI(title="Provenance Proxy", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+        api = FastAPI(title="Provenance Proxy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
 
         @api.get("/healthz")
         async def healthz() -> dict[str, str]:
@@ -139,14 +142,10 @@ class ProvenanceProxyApp:
             ready = self.components.recorder.can_record()
             return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
-        @api.get("/metrics")
-        async def metrics() -> Response:
-            return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
-
         return api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(OWN_PATHS):
+        if scope["type"] == "http" and scope["path"] not in OWN_PATHS:
             await self.handler(scope, receive, send)
         else:
             await self.api(scope, receive, send)

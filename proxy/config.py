@@ -61,6 +61,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8787
+    # The admin listener (/metrics, later the security console API): keep it off public interfaces.
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 8788
 
     # Where each vendor's traffic goes: an origin, optionally with a path prefix (every vendor has one).
     upstreams: dict[str, str] = Field(default_factory=default_upstreams)
@@ -69,7 +72,11 @@ class Settings(BaseSettings):
     upstream_connect_timeout_s: float = 10.0
     # Longest silence between two chunks from the upstream (thinking models pause).
     upstream_read_timeout_s: float = 600.0
-    upstream_max_connections: int = 200
+    # Connections per upstream. Agent calls are long streams (minutes each) that hold a
+    # connection throughout, so this bounds concurrent calls per vendor; a call that finds
+    # every one busy for upstream_connect_timeout_s is refused (503, "pool full"), never
+    # reported as a slow vendor. Each call also holds a client socket: two descriptors.
+    upstream_max_connections: int = 1000
 
     database_url: str = "sqlite:///provproxy.db"
     # `serve` brings the schema to the latest migration first (idempotent).

@@ -21,6 +21,9 @@ class Outcome(StrEnum):
     UPSTREAM_ERROR = "upstream_error"  # unreachable, timed out, reset mid-stream
     BLOCKED = "blocked"  # refused by policy before reaching the upstream
     REJECTED = "rejected"  # refused by the proxy itself: bad JSON, too large, bad key, unavailable
+    # Forwarded, and the proxy stopped (killed, crashed) before the call ended: the upstream
+    # may have answered. Recorded at the next start from the call's provisional record.
+    OUTCOME_UNKNOWN = "outcome_unknown"
 
 
 class Decision(StrEnum):

@@ -15,18 +15,23 @@ redirects, no cookies, and response bytes are handed on as they arrive
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from urllib.parse import unquote_plus
 
 import aiohttp
 import httpx
 
 from proxy.adapters.base import Adapter, Route
 from proxy.config import Settings
+from proxy.credentials import CREDENTIAL_HEADERS, is_credential_param
 
-# RFC 9110 §7.6.1 hop-by-hop headers, plus what the transport sets itself.
+# RFC 9110 §7.6.1 hop-by-hop headers, plus what the transport sets itself, plus
+# ``expect``: the proxy's own server answered ``100-continue`` when it read the body,
+# and the whole body goes upstream at once (an upstream that ignores it would hold the call).
 HOP_BY_HOP = frozenset(
     {
         "connection",
+        "expect",
         "keep-alive",
         "proxy-authenticate",
         "proxy-authorization",
@@ -40,8 +45,6 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
-# Client credentials, removed when the proxy sends the organisation's key instead.
-CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key"})
 # The proxy's own request headers never leave it.
 OWN_HEADER_PREFIX = "x-provproxy-"
 
@@ -60,9 +63,15 @@ def _mapped(exc: BaseException) -> httpx.TransportError:
     return httpx.ReadError(message)
 
 
+class PoolExhausted(httpx.PoolTimeout):
+    """Every pooled connection to the upstream stayed busy for the whole connect timeout:
+    the proxy's own limit, not a slow vendor."""
+
+
 class _ResponseStream(httpx.AsyncByteStream):
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, done: Callable[[], None]) -> None:
         self._response = response
+        self._done: Callable[[], None] | None = done
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
@@ -73,16 +82,19 @@ class _ResponseStream(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         self._response.release()
+        if self._done is not None:
+            self._done()
+            self._done = None
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """An httpx transport over one aiohttp connection pool (created in a running loop)."""
 
     def __init__(self, settings: Settings) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=settings.upstream_max_connections,
-            keepalive_timeout=30,
-        )
+        self.limit = settings.upstream_max_connections
+        self.in_use = 0  # calls holding (or waiting for) one of the pool's connections
+        self.exhausted = 0  # calls refused because none came free in time
+        connector = aiohttp.TCPConnector(limit=self.limit, keepalive_timeout=30)
         self._session = aiohttp.ClientSession(
             connector=connector,
             auto_decompress=False,
@@ -93,6 +105,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeout = request.extensions.get("timeout", {})
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw if k.lower() != b"host"]
+        queued = self.in_use >= self.limit  # every connection is busy: this call waits for one
+        self.in_use += 1
         try:
             response = await self._session.request(
                 request.method,
@@ -106,14 +120,25 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 ),
             )
         except (TimeoutError, aiohttp.ClientError) as exc:
+            self.in_use -= 1
+            if queued and isinstance(exc, aiohttp.ConnectionTimeoutError):
+                self.exhausted += 1
+                message = f"all {self.limit} connections to {request.url.host} stayed busy"
+                raise PoolExhausted(message) from exc
             raise _mapped(exc) from exc
+        except BaseException:  # cancelled: the client left while waiting
+            self.in_use -= 1
+            raise
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
-            stream=_ResponseStream(response),
+            stream=_ResponseStream(response, self._released),
             request=request,
             extensions={"http_version": b"HTTP/1.1"},
         )
+
+    def _released(self) -> None:
+        self.in_use -= 1
 
     async def aclose(self) -> None:
         await self._session.close()
@@ -144,6 +169,11 @@ class UpstreamPool:
 
     def transport(self, vendor: str) -> httpx.AsyncBaseTransport:
         return self._transports[vendor]
+
+    def usage(self) -> dict[str, tuple[int, int]]:
+        """Per vendor: calls using (or waiting for) a pooled connection, and calls refused
+        because the pool stayed full (``/metrics``)."""
+        return {vendor: (t.in_use, t.exhausted) for vendor, t in self._transports.items()}
 
 
 def forward_headers(
@@ -212,11 +242,12 @@ def response_headers(upstream: httpx.Headers) -> list[tuple[bytes, bytes]]:
 
 
 def strip_query_params(query: str, names: Iterable[str]) -> str:
-    """Remove parameters (e.g. Gemini's ``key=``) from a raw query string."""
-    drop = tuple(f"{n}=" for n in names)
-    if not drop or not query:
+    """Remove every credential parameter from a raw query string: the known ones and
+    ``names`` (e.g. Gemini's ``key``), matched by decoded name (``%6Bey=`` is ``key=``)."""
+    if not query:
         return query
-    return "&".join(p for p in query.split("&") if not p.startswith(drop) and p not in names)
+    extra = frozenset(n.lower() for n in names)
+    return "&".join(p for p in query.split("&") if not is_credential_param(unquote_plus(p.partition("=")[0]), extra))
 
 
 def header_lookup(raw_headers: Iterable[tuple[bytes, bytes]]) -> Mapping[str, str]:

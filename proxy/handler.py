@@ -35,8 +35,9 @@ import structlog
 from proxy.adapters import ADAPTERS, resolve_route
 from proxy.adapters.base import Adapter, CallView, ErrorKind
 from proxy.config import Settings
+from proxy.credentials import presented_credentials, query_pairs
 from proxy.events import Decision, Event, Outcome
-from proxy.forward import UpstreamPool, header_lookup, upstream_request
+from proxy.forward import UpstreamPool, forward_headers, header_lookup, upstream_request
 from proxy.hooks import Decider, HeaderSigner, Identity, PrincipalResolver, Recorder, Unauthenticated
 from proxy.identity import detect_client
 from proxy.metrics import Metrics
@@ -95,8 +96,10 @@ class ProxyHandler:
                 return
             if route.endpoint == "responses.websocket":
                 raise Refusal(ErrorKind.UPGRADE_REFUSED, "WebSocket is not supported; use HTTP")
-            queries = query_map(query)
-            identity = self._authenticate(adapter, headers, queries, event)
+            pairs = query_pairs(query)
+            queries = query_map(pairs)
+            forwarded = forward_headers(scope["headers"], False, self._private_headers)
+            identity = self._authenticate(adapter, headers, forwarded, scope["headers"], pairs, event)
             body = await receive_body(receive, headers, self.settings.max_body_bytes)  # read
             event.request_sha256 = hashlib.sha256(body).hexdigest()
             view = read_call(adapter, route, body, queries)
@@ -114,28 +117,41 @@ class ProxyHandler:
             self.settings.upstream_for(adapter.vendor),
             route,
             adapter,
-            scope["headers"],
+            forwarded,
             query,
             body,
             identity.upstream_key,
             self._private_headers,
             self.pool.timeouts,
         )
-        await self._forward(Relay(adapter, route, view, started), request, event, receive, send)
+        relay = Relay(adapter, route, view, started, hold_tail=self.settings.fail_closed)
+        await self._forward(relay, request, event, receive, send)
 
     def _authenticate(
-        self, adapter: Adapter, headers: Mapping[str, str], query: Mapping[str, str], event: Event
+        self,
+        adapter: Adapter,
+        headers: Mapping[str, str],
+        forwarded: list[tuple[bytes, bytes]],
+        raw_headers: list[tuple[bytes, bytes]],
+        query: list[tuple[str, str]],
+        event: Event,
     ) -> Identity:
-        """The principal behind the presented credential; refuses (401) an unaccepted one."""
+        """The principal behind the credential that goes upstream (read from the headers as
+        forwarded); refuses two different credentials (400) and an unaccepted one (401)."""
         identity = Identity()
-        try:
-            credential = adapter.credential(headers, query)
-            self.principals.resolve(adapter.vendor, credential, headers, event.client_addr, identity)
-        except Unauthenticated as exc:
-            # Recorded with what the headers tell; the body stays unread.
+        refusal: Refusal | None = None
+        if len(presented_credentials(raw_headers, query)) > 1:
+            refusal = Refusal(ErrorKind.INVALID_REQUEST, "Conflicting credentials: send one API key, in one place")
+        else:
+            try:
+                credential = adapter.credential(header_lookup(forwarded), query_map(query))
+                self.principals.resolve(adapter.vendor, credential, headers, event.client_addr, identity)
+            except Unauthenticated as exc:
+                refusal = Refusal(ErrorKind.UNAUTHENTICATED, str(exc) or "Invalid proxy API key")
+        if refusal is not None:  # recorded with what the headers tell; the body stays unread
             identity.tool, identity.tool_version, identity.session_id = detect_client(headers, None)
             note_identity(event, identity)
-            raise Refusal(ErrorKind.UNAUTHENTICATED, str(exc) or "Invalid proxy API key") from None
+            raise refusal
         return identity
 
     def _decide(self, view: CallView, identity: Identity, event: Event) -> None:
@@ -177,6 +193,7 @@ class ProxyHandler:
         self._log(event)
 
     def _prepare(self, tag: ProvenanceTag, event: Event) -> None:
+        self.recorder.provisional(event)  # before the request leaves: runs ahead of the relay's first step
         tag.signature()
         self.recorder.prepare(event)
 
@@ -188,12 +205,13 @@ class ProxyHandler:
         except Exception:  # held in memory and retried by the recorder
             log.error("record_not_durable", id=event.id, exc_info=True)
             if self.settings.fail_closed:
-                # Never let a response look complete when its record is not durable:
-                # leave it unfinished, so the client sees a broken stream.
+                # Never let a response look complete when its record is not durable: leave
+                # it unfinished (a Content-Length body one byte short, a stream without its
+                # end), so the client sees a broken response.
                 return
             receipt = None
         trailer = tag.trailer(relay.adapter, receipt) if relay.is_sse else b""
-        await send({"type": "http.response.body", "body": trailer, "more_body": False})
+        await send({"type": "http.response.body", "body": relay.tail + trailer, "more_body": False})
 
     async def _refuse(self, adapter: Adapter, send: Send, event: Event, started: float, refusal: Refusal) -> None:
         """Answer in the vendor's own error shape, and record the refusal like any call."""

@@ -84,6 +84,11 @@ class Recorder(Protocol):
         compressing the request body). ``submit``/``commit`` of the event follow."""
         ...
 
+    def provisional(self, event: Event) -> None:
+        """The call is being forwarded: leave a record of it that survives a crash, completed
+        by its ``submit``/``commit`` (a crash leaves "forwarded, outcome unknown")."""
+        ...
+
     def submit(self, event: Event) -> None: ...
 
     async def commit(self, event: Event) -> Receipt | None:
@@ -117,6 +122,9 @@ class DiscardRecorder:
         return True
 
     def prepare(self, event: Event) -> None:
+        return None
+
+    def provisional(self, event: Event) -> None:
         return None
 
     def submit(self, event: Event) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from proxy.events import Event
@@ -35,8 +35,32 @@ class _RecorderCollector(Collector):
             yield GaugeMetricFamily("provproxy_recorder_queue_depth", help_text, value=depth)
 
 
+class _PoolCollector(Collector):
+    """The upstream pools' use at scrape time: a full pool is the proxy's limit, not a slow vendor."""
+
+    def __init__(self, usage: Callable[[], dict[str, tuple[int, int]]]) -> None:
+        self._usage = usage
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        in_use = GaugeMetricFamily(
+            "provproxy_upstream_connections_in_use",
+            "calls using or waiting for one of the upstream pool's connections",
+            labels=("vendor",),
+        )
+        exhausted = CounterMetricFamily(
+            "provproxy_upstream_pool_exhausted",
+            "calls refused (503) because every pooled upstream connection stayed busy",
+            labels=("vendor",),
+        )
+        for vendor, (using, refused) in sorted(self._usage().items()):
+            in_use.add_metric((vendor,), using)
+            exhausted.add_metric((vendor,), refused)
+        yield in_use
+        yield exhausted
+
+
 class Metrics:
-    def __init__(self, recorder: object) -> None:
+    def __init__(self, recorder: object, pool_usage: Callable[[], dict[str, tuple[int, int]]] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.calls = Counter(
             "provproxy_calls",
@@ -59,6 +83,8 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_RecorderCollector(recorder))
+        if pool_usage is not None:
+            self.registry.register(_PoolCollector(pool_usage))
 
     def observe(self, event: Event) -> None:
         vendor = event.vendor or "unknown"

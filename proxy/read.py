@@ -5,7 +5,7 @@ Everything after this phase reads the view, never the raw JSON again.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 import orjson
@@ -55,13 +55,10 @@ def read_call(adapter: Adapter, route: Route, body: bytes, query: Mapping[str, s
         raise Refusal(ErrorKind.INVALID_REQUEST, str(exc)) from None
 
 
-def query_map(query: str) -> dict[str, str]:
-    """The raw query string's parameters (first value wins), undecoded."""
-    if not query:
-        return {}
+def query_map(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The query's decoded parameters (first value wins), as the upstream will read them."""
     out: dict[str, str] = {}
-    for part in query.split("&"):
-        name, _, value = part.partition("=")
+    for name, value in pairs:
         out.setdefault(name, value)
     return out
 

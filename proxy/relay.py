@@ -36,6 +36,7 @@ class Relay:
     __slots__ = (
         "adapter",
         "client_left",
+        "hold_tail",
         "is_sse",
         "outcome",
         "response_sha256",
@@ -43,14 +44,19 @@ class Relay:
         "route",
         "started",
         "status",
+        "tail",
         "ttfb_ms",
         "upstream_done",
         "vendor_request_id",
         "view",
     )
 
-    def __init__(self, adapter: Adapter, route: Route, view: CallView, started: float) -> None:
+    def __init__(self, adapter: Adapter, route: Route, view: CallView, started: float, hold_tail: bool = False) -> None:
         self.adapter, self.route, self.view, self.started = adapter, route, view, started
+        # Fail-closed: a response with a Content-Length is complete for the client at its
+        # last byte, so that byte (``tail``) waits for the record phase to send it.
+        self.hold_tail = hold_tail
+        self.tail = b""
         self.status: int | None = None
         self.vendor_request_id: str | None = None
         self.is_sse = False
@@ -108,10 +114,14 @@ class Relay:
             await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
             self.response_started = True
             decoded_total = 0
+            hold = self.hold_tail and "content-length" in response.headers
             async for chunk in response.aiter_raw():
                 if self.ttfb_ms is None:
                     self.ttfb_ms = (time.perf_counter() - self.started) * 1000
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if hold:
+                    await self._send_all_but_last_byte(chunk, send)
+                else:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 digest.update(chunk)
                 if decoder is not None:
                     chunk = decoder.decompress(chunk)
@@ -124,6 +134,12 @@ class Relay:
             if parser is not None:
                 self.outcome = parser.finish()
             await response.aclose()
+
+    async def _send_all_but_last_byte(self, chunk: bytes, send: Send) -> None:
+        data = self.tail + chunk
+        self.tail = data[-1:]
+        if len(data) > 1:
+            await send({"type": "http.response.body", "body": data[:-1], "more_body": True})
 
 
 async def _watch_disconnect(receive: Receive, disconnected: asyncio.Event) -> None:
@@ -142,6 +158,8 @@ async def _failure(relay: asyncio.Task[None]) -> tuple[ErrorKind, str] | None:
     except asyncio.CancelledError:
         return None
     except httpx.TransportError as exc:
+        if isinstance(exc, httpx.PoolTimeout):  # the proxy's own limit, not the vendor
+            return ErrorKind.UNAVAILABLE, f"Proxy overloaded: upstream connection pool full ({exc})"
         if isinstance(exc, httpx.TimeoutException):
             return ErrorKind.UPSTREAM_TIMEOUT, f"Upstream timed out: {type(exc).__name__}"
         return ErrorKind.UPSTREAM_UNREACHABLE, f"Upstream unreachable: {type(exc).__name__}"

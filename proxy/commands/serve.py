@@ -1,7 +1,11 @@
-"""``provproxy serve``: run the proxy with uvicorn."""
+"""``provproxy serve``: run the proxy with uvicorn, and its admin listener beside it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -42,6 +46,32 @@ def uvicorn_config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Co
     )
 
 
+class AdminServer(uvicorn.Server):
+    """The admin listener's server: it leaves the signals to the proxy's server, which owns
+    the process (a second handler would replace the first, and the proxy would not stop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_with_admin(proxy: uvicorn.Server, admin: uvicorn.Server) -> None:
+    """Both servers on one event loop: the admin listener first (a port already taken is
+    an error at once), then the proxy until it is told to stop."""
+    admin_task = asyncio.create_task(admin.serve())
+    while not admin.started:
+        if admin_task.done():  # could not bind: uvicorn logged why
+            with contextlib.suppress(SystemExit):
+                admin_task.result()
+            sys.exit(f"provproxy: the admin listener could not start on {admin.config.host}:{admin.config.port}")
+        await asyncio.sleep(0.01)
+    try:
+        await proxy.serve()
+    finally:
+        admin.should_exit = True
+        await admin_task
+
+
 def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--host", default=None, help="Listen address (PROVPROXY_HOST, default 127.0.0.1).")
@@ -58,4 +88,8 @@ def register(cli: click.Group) -> None:
                 log.warning("migrate_skipped_database_unreachable", error=str(exc).splitlines()[0])
         app = create_app(settings)
         config = uvicorn_config(app, host or settings.host, port or settings.port, settings.log_level)
-        uvicorn.Server(config).run()
+        admin_config = uvicorn_config(app.admin, settings.admin_host, settings.admin_port, settings.log_level)
+        admin_config.lifespan = "off"  # the proxy app's lifespan owns every shared resource
+        servers = serve_with_admin(uvicorn.Server(config), AdminServer(admin_config))
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(servers)

@@ -124,8 +124,29 @@ def encode_record(pair: RowPair) -> bytes:
     return b"".join((_META_LENGTH.pack(len(meta)), meta, *(b for b in blobs if b is not None)))
 
 
+def encode_provisional(event: Event) -> bytes:
+    """A provisional record: the call as it was forwarded, metadata only (no bodies, no chain
+    link). The event's own record completes it; one left alone means the proxy died first."""
+    meta = orjson.dumps({"p": event_row(event)})
+    return _META_LENGTH.pack(len(meta)) + meta
+
+
+def decode_spooled(payload: bytes) -> RowPair | Row:
+    """A spool record: an event's rows, or (a plain dict) a provisional record's event row."""
+    meta, blobs_at = _meta(payload)
+    provisional: Row | None = meta.get("p")
+    if provisional is not None:
+        provisional["ts"] = datetime.fromisoformat(provisional["ts"])
+        return provisional
+    return _decode_pair(meta, blobs_at, payload)
+
+
 def decode_record(payload: bytes) -> RowPair:
     meta, blobs_at = _meta(payload)
+    return _decode_pair(meta, blobs_at, payload)
+
+
+def _decode_pair(meta: dict[str, Any], blobs_at: int, payload: bytes) -> RowPair:
     event: Row = meta["e"]
     for name in EVENT_COLUMNS:  # spooled by an older version: columns added since are empty
         event.setdefault(name, None)
@@ -147,7 +168,9 @@ def decode_record(payload: bytes) -> RowPair:
 
 def decode_chain_link(payload: bytes) -> tuple[int | None, str | None]:
     """``(seq, record_hash)`` of a spool record, without touching its bodies."""
-    event = _meta(payload)[0]["e"]
+    event = _meta(payload)[0].get("e")
+    if event is None:  # a provisional record: not in the chain
+        return None, None
     return event.get("seq"), event.get("record_hash")
 
 

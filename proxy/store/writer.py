@@ -2,11 +2,10 @@
 
 * **On the request path** (:meth:`DurableRecorder.commit`, in the event loop's
   own thread): the event is sealed into the provenance chain, turned into rows
-  (bodies compressed) and written to the spool, about 90 µs for a 64 KB agent
-  request (its body was compressed by :meth:`~DurableRecorder.prepare` while the
-  upstream worked). From then on the kernel holds it, so it survives the proxy being
-  killed; there is no thread hand-off and nothing to wait for. A response
-  ends only after this.
+  (the body was compressed by :meth:`~DurableRecorder.prepare` while the upstream
+  worked) and written to the spool. From then on the kernel holds it, so it survives
+  the proxy being killed; there is no thread hand-off and nothing to wait for. A
+  response ends only after this.
 * The **sync thread** makes the spool survive a power cut: one ``fdatasync``
   every ``spool_sync_interval_ms`` covers everything written meanwhile (group
   commit). With ``durability = "fsync"`` it syncs as soon as anything is
@@ -30,10 +29,11 @@ order, spool order and load order are the same.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,10 +48,20 @@ from proxy.store.chain_head import spooled_chain_head
 from proxy.store.db import shared_engine
 from proxy.store.held import Held, settle_waiters
 from proxy.store.inserts import DatabaseDown, EventInserter
-from proxy.store.loader import LoaderProcess
-from proxy.store.rows import RowPair, body_row, digest_bodies, encode_record, event_row, request_parts
+from proxy.store.loader_process import LoaderProcess
+from proxy.store.provisional import ended_unknown, unfinished_events
+from proxy.store.rows import (
+    RowPair,
+    body_row,
+    digest_bodies,
+    encode_provisional,
+    encode_record,
+    event_row,
+    request_parts,
+)
 from proxy.store.spool import Position, Spool
 from proxy.store.spool_lock import SpoolLock
+from proxy.store.writer_stats import WriterStats
 
 log = structlog.get_logger("provproxy.store")
 
@@ -67,22 +77,6 @@ LOADER_STOP_TIMEOUT_S = 60.0
 
 class NotDurable(Exception):
     """The event could not be spooled or stored now; it is held in memory and retried."""
-
-
-@dataclass
-class WriterStats:
-    """Counters for ``/metrics``. Each is written by one thread at a time."""
-
-    events_spooled: int = 0  # written to the spool (every event, normally)
-    events_written: int = 0  # inserted into the database (new or replayed; duplicates ignored)
-    spool_replayed: int = 0  # of those, read back from the spool after an outage or a restart
-    spool_syncs: int = 0  # fdatasyncs of the spool (each covers every event written before it)
-    events_rejected: int = 0  # refused by the database as invalid; kept in rejected.jsonl
-    events_dropped: int = 0  # lost: the spool and the database both failed for too long
-    load_transactions: int = 0  # database transactions the loader needed for them
-    spool_backlog_bytes: int = 0  # about how much of the spool the loader has yet to load
-    db_up: bool = False
-    spool_ok: bool = False
 
 
 class DurableRecorder:
@@ -101,6 +95,7 @@ class DurableRecorder:
         self._held: list[Held] = []  # under _write_lock
         # Event id -> its compressed request parts, made while the upstream worked (event loop only).
         self._prepared: dict[str, tuple[bytes | None, bytes | None]] = {}
+        self._in_flight: dict[str, Event] = {}  # provisional record spooled, no event yet: stop() ends them
         self._rescuing = False  # held events are out being stored: later ones must wait behind them
         self._fsync_waiters: list[tuple[Position, asyncio.Future[None], asyncio.AbstractEventLoop]] = []
         self._written = threading.Event()  # wakes the sync thread when it is idle
@@ -149,6 +144,14 @@ class DurableRecorder:
             del self._prepared[next(iter(self._prepared))]
         self._prepared[event.id] = request_parts(event, self.settings.retention)
 
+    def provisional(self, event: Event) -> None:
+        """Spool a call's provisional record (:mod:`proxy.store.provisional`); none if the spool is in trouble."""
+        if self._running and not (self._held or self._rescuing) and len(self._in_flight) < MAX_PREPARED:
+            payload = encode_provisional(event)
+            with self._write_lock, contextlib.suppress(OSError):  # the event's own record meets the trouble
+                self._loader.publish(self._spool.write([payload])[1])
+                self._in_flight[event.id] = event
+
     def submit(self, event: Event) -> None:
         """Record ``event`` without waiting for anything. The event must not be mutated after."""
         self._record(event, wait=False)
@@ -169,8 +172,9 @@ class DurableRecorder:
         self._spool_lock.acquire()  # raises SpoolInUse before anything is opened or started
         engine = shared_engine(self.settings.database_url, self.settings.database_busy_timeout_ms)
         self._inserter = EventInserter(engine, Path(self.settings.spool_dir))
+        unfinished: list[Event] = []
         try:
-            self._spool.open()
+            unfinished = unfinished_events(self._spool, self._spool.open())
             self._counts.spool_ok = True
         except OSError as exc:
             log.error("spool unavailable", spool_dir=str(self.settings.spool_dir), error=str(exc))
@@ -178,16 +182,19 @@ class DurableRecorder:
         self._running = True
         self._sync_thread = threading.Thread(target=self._sync_loop, name="provproxy-spool-sync", daemon=True)
         self._sync_thread.start()
-        # Leftovers from an earlier run go into the database before anything new (if it is up),
-        # and the chain head is read now rather than on the first call's path.
+        # Leftovers of earlier runs load first (database up); the chain head is read now, off the call path.
         await self._loader.wait_ready()
         if self.chainer is not None:
             await asyncio.to_thread(self._seal, [])
+        for event in unfinished:  # calls a crashed run forwarded and never ended
+            self.submit(event)
 
     async def stop(self) -> None:
         """Sync the spool, and let the loader drain it into the database (if it is up)."""
         if not self._running:
             return
+        for event in ended_unknown(self._in_flight.values()):  # forwarded, never ended: say so now
+            self.submit(event)
         self._running = False
         self._written.set()
         assert self._sync_thread is not None
@@ -209,6 +216,7 @@ class DurableRecorder:
         and the event's chain position."""
         if not self._running:
             raise RuntimeError("the recorder is not running")
+        self._in_flight.pop(event.id, None)
         loop = asyncio.get_running_loop() if wait else None
         with self._write_lock:
             try:

@@ -253,7 +253,7 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 20.0) ->
 
 def recorder_gauge(proxy: ProxyProcess, name: str) -> float:
     """One of the recorder's ``/metrics`` gauges, e.g. ``db_up`` or ``spool_replayed``."""
-    metrics = httpx.get(proxy.url + "/metrics", timeout=5.0).text
+    metrics = httpx.get(proxy.admin_url + "/metrics", timeout=5.0).text
     found = re.search(rf"^provproxy_recorder_{name} (\S+)$", metrics, re.MULTILINE)
     assert found is not None, f"/metrics has no provproxy_recorder_{name}"
     return float(found.group(1))

@@ -81,9 +81,7 @@ def test_routes_reach_the_vendor_path(
     assert seen.method == method
 
 
-def test_claude_code_preconnect_is_answered_without_the_upstream(
-    shared_proxy: ProxyProcess, fake: FakeVendor
-) -> None:
+def test_claude_code_preconnect_is_answered_without_the_upstream(shared_proxy: ProxyProcess, fake: FakeVendor) -> None:
     response = httpx.head(shared_proxy.url + "/", timeout=5)
     assert response.status_code == 200
     assert fake.count() == 0
@@ -400,9 +398,7 @@ def test_path_tricks_never_leave_the_configured_upstream(
     assert all("evil" not in r.path for r in fake.requests)
 
 
-def test_absolute_uri_and_host_header_cannot_pick_the_upstream(
-    shared_proxy: ProxyProcess, fake: FakeVendor
-) -> None:
+def test_absolute_uri_and_host_header_cannot_pick_the_upstream(shared_proxy: ProxyProcess, fake: FakeVendor) -> None:
     body = json.dumps(MESSAGES_BODY)
     raw = (
         "POST http://evil.example:9/v1/messages HTTP/1.1\r\nHost: evil.example:9\r\n"
@@ -440,6 +436,6 @@ def test_health_readiness_and_metrics(shared_proxy: ProxyProcess, fake: FakeVend
     assert httpx.get(shared_proxy.url + "/healthz").json() == {"status": "ok"}
     assert httpx.get(shared_proxy.url + "/readyz").status_code == 200
     httpx.post(shared_proxy.url + "/v1/messages", json=MESSAGES_BODY, headers=ANTHROPIC_HEADERS)
-    text = httpx.get(shared_proxy.url + "/metrics").text
+    text = httpx.get(shared_proxy.admin_url + "/metrics").text
     assert 'provproxy_calls_total{decision="allow",endpoint="messages",outcome="completed",vendor="anthropic"}' in text
     assert "provproxy_call_duration_seconds_bucket" in text

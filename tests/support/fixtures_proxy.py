@@ -39,8 +39,17 @@ class ProxyProcess:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.admin_port = free_port()
+        self.admin_url = f"http://127.0.0.1:{self.admin_port}"  # /metrics
         self.log_path = workdir / f"proxy-{self.port}.log"
-        self.env = {**os.environ, **env, "PROVPROXY_HOST": "127.0.0.1", "PROVPROXY_PORT": str(self.port)}
+        self.env = {
+            **os.environ,
+            **env,
+            "PROVPROXY_HOST": "127.0.0.1",
+            "PROVPROXY_PORT": str(self.port),
+            "PROVPROXY_ADMIN_HOST": "127.0.0.1",
+            "PROVPROXY_ADMIN_PORT": str(self.admin_port),
+        }
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> ProxyProcess:

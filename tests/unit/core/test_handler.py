@@ -87,12 +87,16 @@ class MemoryRecorder:
         self.submitted: list[Event] = []
         self.committed: list[Event] = []
         self.prepared: list[str] = []
+        self.forwarded: list[str] = []
 
     def can_record(self) -> bool:
         return True
 
     def prepare(self, event: Event) -> None:
         self.prepared.append(event.id)
+
+    def provisional(self, event: Event) -> None:
+        self.forwarded.append(event.id)
 
     def submit(self, event: Event) -> None:
         self.submitted.append(event)
