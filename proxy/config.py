@@ -71,6 +71,16 @@ class Settings(BaseSettings):
     upstream_read_timeout_s: float = 600.0
     upstream_max_connections: int = 200
 
+    # Client connections (see proxy/limits.py): bounds uvicorn does not set itself.
+    max_header_bytes: int = Field(default=64 * 1024, gt=0)
+    max_header_count: int = Field(default=100, gt=0)
+    # From a connection's (or a request's) first byte to the end of its headers.
+    header_timeout_s: float = Field(default=15.0, gt=0)
+    # Longest silence between two chunks of a request body.
+    body_timeout_s: float = Field(default=60.0, gt=0)
+    # Open connections one client address may hold (a team behind one NAT shares it).
+    max_connections_per_client: int = Field(default=256, gt=0)
+
     database_url: str = "sqlite:///provproxy.db"
     # `serve` brings the schema to the latest migration first (idempotent).
     migrate_on_start: bool = True
