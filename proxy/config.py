@@ -16,6 +16,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from proxy.adapters import ADAPTERS, VENDORS
+from proxy.store.location import check_database_url
 
 ENV_PREFIX = "PROVPROXY_"
 
@@ -183,6 +184,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"upstream of {vendor} must be an http(s) URL, got {url!r}")
             upstreams[vendor] = url.rstrip("/")
         return upstreams
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, url: str) -> str:
+        check_database_url(url)
+        return url
 
     def upstream_for(self, vendor: str) -> str:
         return self.upstreams[vendor]

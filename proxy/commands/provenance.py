@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from proxy.commands.store import chosen_database
 from proxy.config import get_settings
 from proxy.provenance.attest import AttestationError, export_attestation, verify_attestation
 from proxy.provenance.checkpoint import Checkpointer
@@ -37,7 +38,7 @@ def verify_command(full: bool, database_url: str | None) -> None:
         keyring = load_keyring(settings.signing_key_file)
         if not len(keyring):
             raise SigningKeyError(f"no public keys found next to {settings.signing_key_file}")
-        engine = shared_engine(database_url or settings.database_url)
+        engine = shared_engine(chosen_database(database_url))
         report = verify_database(engine, keyring, settings.checkpoint_dir / VERIFY_STATE_FILE, full=full)
     except Exception as exc:  # the exit status tells scripts "could not check", not "clean"
         click.echo(f"error: {exc}", err=True)
@@ -70,7 +71,7 @@ def export_command(event_id: str, output: Path | None, database_url: str | None)
     settings = get_settings()
     try:
         key = load_or_create_signing_key(settings.signing_key_file)
-        engine = shared_engine(database_url or settings.database_url)
+        engine = shared_engine(chosen_database(database_url))
         envelope = export_attestation(engine, event_id, key)
     except (AttestationError, SigningKeyError) as exc:
         click.echo(f"error: {exc}", err=True)
@@ -123,7 +124,7 @@ def checkpoint_command(database_url: str | None) -> None:
     """Sign a checkpoint over the records committed since the last one, now."""
     settings = get_settings()
     key = load_or_create_signing_key(settings.signing_key_file)
-    engine = shared_engine(database_url or settings.database_url)
+    engine = shared_engine(chosen_database(database_url))
     checkpoint = Checkpointer(engine, key, settings.checkpoint_dir).checkpoint_now()
     if checkpoint is None:
         click.echo("no new records since the last checkpoint")

@@ -12,7 +12,10 @@ from proxy.app import create_app
 from proxy.config import Settings
 from proxy.limits import ConnectionLimits, guarded_protocol, raise_open_file_limit
 from proxy.logs import configure_logging
+from proxy.policy.reader import load_policy
+from proxy.policy.source import DEFAULT_POLICY_PATH
 from proxy.store.errors import DatabaseUnavailable
+from proxy.store.location import require_directory
 from proxy.store.migrate import upgrade
 
 log = structlog.get_logger("provproxy.serve")
@@ -64,6 +67,8 @@ def register(cli: click.Group) -> None:
         """Run the proxy (SQLite by default, real vendor upstreams)."""
         settings = Settings()
         configure_logging(settings.log_level)
+        require_directory(settings.database_url)
+        load_policy(settings.policy_file or DEFAULT_POLICY_PATH)  # a broken policy fails before any file is created
         if settings.migrate_on_start:
             try:
                 upgrade(settings.database_url)
