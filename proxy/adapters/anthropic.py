@@ -99,6 +99,7 @@ class AnthropicAdapter:
     vendor = VENDOR
     prefix = "/anthropic"
     default_upstream = "https://api.anthropic.com"
+    client_setup = "Claude Code, anthropic SDK: ANTHROPIC_BASE_URL={base}"
 
     def match(self, method: str, path: str, headers: Mapping[str, str]) -> Route | None:
         segments = path_segments(path)

@@ -145,6 +145,8 @@ class Adapter(Protocol):
     vendor: str  # "anthropic" | "openai" | "gemini": also names its settings (PROVPROXY_UPSTREAM_<VENDOR>, ...)
     prefix: str  # "/anthropic" ...: the unambiguous mount point
     default_upstream: str  # the vendor's API origin, unless the settings name another
+    # How its tools are pointed at the proxy, ``{base}`` being the proxy's URL with this prefix.
+    client_setup: str
 
     def match(self, method: str, path: str, headers: Mapping[str, str]) -> Route | None:
         """The route for an unprefixed vendor path, or None if not ours."""

@@ -113,6 +113,7 @@ class OpenAIAdapter:
     vendor = VENDOR
     prefix = "/openai"
     default_upstream = "https://api.openai.com"
+    client_setup = "Codex (config.toml base_url), openai SDK: OPENAI_BASE_URL={base}/v1"
 
     def match(self, method: str, path: str, headers: Mapping[str, str]) -> Route | None:
         segments = path_segments(path)

@@ -14,6 +14,7 @@ from proxy.limits import ConnectionLimits, guarded_protocol, raise_open_file_lim
 from proxy.logs import configure_logging
 from proxy.policy.reader import load_policy
 from proxy.policy.source import DEFAULT_POLICY_PATH
+from proxy.startup import banner_lines
 from proxy.store.errors import DatabaseUnavailable
 from proxy.store.location import require_directory
 from proxy.store.migrate import upgrade
@@ -77,6 +78,8 @@ def register(cli: click.Group) -> None:
                 log.warning("migrate_skipped_database_unreachable", error=str(exc).splitlines()[0])
         app = create_app(settings)
         host, port = host or settings.host, port or settings.port
+        for line in banner_lines(settings, host, port):
+            click.echo(f"provproxy: {line}", err=True)
         before, after = raise_open_file_limit()
         if after != before:
             log.info("open_file_limit_raised", soft_before=before, soft_after=after)

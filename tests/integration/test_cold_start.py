@@ -37,8 +37,6 @@ def test_serve_starts_with_postgres_down_using_the_cached_salt(
     assert before.status == 200 and before.event_id
     principal_before = first.event(before.event_id)["principal"]
     first.stop()
-    cache = tmp_path / "signing-key.pem.key-salt"
-    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
 
     database.down()
     cold = start_proxy(database_url=database.url, **SALT_IN_DATABASE)
@@ -48,6 +46,8 @@ def test_serve_starts_with_postgres_down_using_the_cached_salt(
     database.up()
     event = cold.event(during.event_id, timeout=30.0)
     assert event["principal"] == principal_before  # the same key, the same pseudonym
+    cache = tmp_path / "signing-key.pem.key-salt"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600  # a secret: owner only
 
 
 @POSTGRES_ONLY
