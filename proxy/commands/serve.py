@@ -16,7 +16,6 @@ from proxy.policy.reader import load_policy
 from proxy.policy.source import DEFAULT_POLICY_PATH
 from proxy.startup import banner_lines
 from proxy.store.errors import DatabaseUnavailable
-from proxy.store.location import require_directory
 from proxy.store.migrate import upgrade
 
 log = structlog.get_logger("provproxy.serve")
@@ -68,7 +67,6 @@ def register(cli: click.Group) -> None:
         """Run the proxy (SQLite by default, real vendor upstreams)."""
         settings = Settings()
         configure_logging(settings.log_level)
-        require_directory(settings.database_url)
         load_policy(settings.policy_file or DEFAULT_POLICY_PATH)  # a broken policy fails before any file is created
         if settings.migrate_on_start:
             try:

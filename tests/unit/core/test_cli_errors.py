@@ -65,7 +65,7 @@ MISTAKES = [
         id="bad-port",
     ),
     pytest.param(
-        ("serve",),
+        ("migrate",),
         {"database_url": "sqlite:///no/such/dir/provproxy.db"},
         ["no/such/dir", "does not exist"],
         id="missing-directory",
