@@ -7,8 +7,19 @@ Each feature keeps its commands in ``proxy/commands/<feature>.py`` exposing
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
+from pydantic import ValidationError
+
+from proxy.config import ENV_PREFIX
+from proxy.policy.model import PolicyError
+from proxy.store.api_keys import SaltUnavailable
+from proxy.store.errors import DatabaseUnavailable
+from proxy.store.location import DatabaseLocationError
+
+# A configuration mistake is the operator's to fix: one line and this status, no traceback.
+EXIT_CONFIGURATION = 2
 
 # Feature command modules; each has ``register(cli: click.Group) -> None``.
 COMMAND_MODULES = (
@@ -40,4 +51,36 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    cli(prog_name="provproxy")
+    try:
+        cli(prog_name="provproxy")
+    except Exception as exc:
+        problem = configuration_problem(exc)
+        if problem is None:
+            raise
+        click.echo(f"provproxy: {problem}", err=True)
+        sys.exit(EXIT_CONFIGURATION)
+
+
+def configuration_problem(exc: BaseException) -> str | None:
+    """One line saying what is wrong and what to set, for the mistakes an operator makes; else None."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(_setting_problem(error["loc"], error["msg"]) for error in exc.errors())
+    if isinstance(exc, DatabaseLocationError):
+        return f"database: {exc} (set {ENV_PREFIX}DATABASE_URL or --database-url)"
+    if isinstance(exc, PolicyError):
+        issue = exc.issues[0] if exc.issues else exc
+        more = f" (and {len(exc.issues) - 1} more: `provproxy policy check`)" if len(exc.issues) > 1 else ""
+        return f"policy file {exc.source}: {issue}{more}; fix it or set {ENV_PREFIX}POLICY_FILE"
+    if isinstance(exc, SaltUnavailable):
+        return str(exc)
+    if isinstance(exc, DatabaseUnavailable):
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return f"cannot reach the database: {reason}; start it or set {ENV_PREFIX}DATABASE_URL"
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror}; create it or set the {ENV_PREFIX}* setting that names it"
+    return None
+
+
+def _setting_problem(location: tuple[int | str, ...], message: str) -> str:
+    name = ENV_PREFIX + "_".join(str(part) for part in location).upper()
+    return f"{name}: {message.removeprefix('Value error, ')}"

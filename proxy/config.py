@@ -16,6 +16,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from proxy.adapters import ADAPTERS, VENDORS
+from proxy.store.location import check_database_url
 
 ENV_PREFIX = "PROVPROXY_"
 
@@ -77,6 +78,16 @@ class Settings(BaseSettings):
     # every one busy for upstream_connect_timeout_s is refused (503, "pool full"), never
     # reported as a slow vendor. Each call also holds a client socket: two descriptors.
     upstream_max_connections: int = 1000
+
+    # Client connections (see proxy/limits.py): bounds uvicorn does not set itself.
+    max_header_bytes: int = Field(default=64 * 1024, gt=0)
+    max_header_count: int = Field(default=100, gt=0)
+    # From a connection's (or a request's) first byte to the end of its headers.
+    header_timeout_s: float = Field(default=15.0, gt=0)
+    # Longest silence between two chunks of a request body.
+    body_timeout_s: float = Field(default=60.0, gt=0)
+    # Open connections one client address may hold (a team behind one NAT shares it).
+    max_connections_per_client: int = Field(default=256, gt=0)
 
     database_url: str = "sqlite:///provproxy.db"
     # `serve` brings the schema to the latest migration first (idempotent).
@@ -180,6 +191,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"upstream of {vendor} must be an http(s) URL, got {url!r}")
             upstreams[vendor] = url.rstrip("/")
         return upstreams
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, url: str) -> str:
+        check_database_url(url)
+        return url
 
     def upstream_for(self, vendor: str) -> str:
         return self.upstreams[vendor]

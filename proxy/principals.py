@@ -18,6 +18,7 @@ import ipaddress
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
 import structlog
 
@@ -32,6 +33,12 @@ log = structlog.get_logger("provproxy.principals")
 VENDOR_KEY_PREFIX = "vk:"
 
 
+def salt_cache_file(settings: Settings) -> Path:
+    """Where the database's key salt is copied, next to the signing key (a secret of the same kind),
+    so that the proxy starts while the database is down."""
+    return settings.signing_key_file.with_name(settings.signing_key_file.name + ".key-salt")
+
+
 class KeyPrincipalResolver:
     """:class:`proxy.hooks.PrincipalResolver` for all three identity modes. Call :meth:`close` at shutdown."""
 
@@ -39,7 +46,7 @@ class KeyPrincipalResolver:
         self.settings = settings
         self._own_engine = engine is None
         self._engine = engine or shared_engine(settings.database_url, settings.database_busy_timeout_ms)
-        self._salt = load_or_create_salt(self._engine, settings.key_salt)
+        self._salt = load_or_create_salt(self._engine, settings.key_salt, salt_cache_file(settings))
         self._networks = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_networks]
         self._keys: dict[str, ActiveKey] = {}
         self._closed = threading.Event()

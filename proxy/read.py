@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from proxy.adapters.base import Adapter, CallView, ErrorKind, Route
+from proxy.adapters.base import Adapter, CallView, ErrorKind, InvalidRequest, Route
 from proxy.refusal import Refusal
 
 Message = MutableMapping[str, Any]
@@ -51,7 +51,7 @@ def read_call(adapter: Adapter, route: Route, body: bytes, query: Mapping[str, s
             raise Refusal(ErrorKind.INVALID_REQUEST, f"Request body is not valid JSON: {exc}") from None
     try:
         return adapter.read_call(route, parsed, query)
-    except ValueError as exc:
+    except InvalidRequest as exc:
         raise Refusal(ErrorKind.INVALID_REQUEST, str(exc)) from None
 
 

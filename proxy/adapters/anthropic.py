@@ -12,6 +12,7 @@ from proxy.adapters.base import (
     CallView,
     ErrorKind,
     ErrorReply,
+    InvalidRequest,
     OutcomeParser,
     Route,
     bearer_token,
@@ -99,6 +100,7 @@ class AnthropicAdapter:
     vendor = VENDOR
     prefix = "/anthropic"
     default_upstream = "https://api.anthropic.com"
+    client_setup = "Claude Code, anthropic SDK: ANTHROPIC_BASE_URL={base}"
 
     def match(self, method: str, path: str, headers: Mapping[str, str]) -> Route | None:
         segments = path_segments(path)
@@ -138,7 +140,7 @@ class AnthropicAdapter:
         messages = optional_list(body, "messages")
         system = body.get("system")
         if system is not None and not isinstance(system, str | list):
-            raise ValueError("'system' must be a string or a list of content blocks")
+            raise InvalidRequest("'system' must be a string or a list of content blocks")
         view.model = model
         view.stream = body.get("stream") is True
         view.turn_count = len(messages)

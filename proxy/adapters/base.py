@@ -18,6 +18,11 @@ MAX_COLLECTED_TEXT = 256 * 1024
 MAX_INSTRUCTION_CHARS = 64 * 1024
 
 
+class InvalidRequest(ValueError):
+    """A request body of the wrong shape for its endpoint: the client's error (400), with a
+    message for the client. The only exception ``Adapter.read_call`` may raise."""
+
+
 class ErrorKind(StrEnum):
     """Why the proxy itself answers instead of the upstream."""
 
@@ -145,6 +150,8 @@ class Adapter(Protocol):
     vendor: str  # "anthropic" | "openai" | "gemini": also names its settings (PROVPROXY_UPSTREAM_<VENDOR>, ...)
     prefix: str  # "/anthropic" ...: the unambiguous mount point
     default_upstream: str  # the vendor's API origin, unless the settings name another
+    # How its tools are pointed at the proxy, ``{base}`` being the proxy's URL with this prefix.
+    client_setup: str
 
     def match(self, method: str, path: str, headers: Mapping[str, str]) -> Route | None:
         """The route for an unprefixed vendor path, or None if not ours."""
@@ -162,7 +169,7 @@ class Adapter(Protocol):
 
     def read_call(self, route: Route, body: Any, query: Mapping[str, str]) -> CallView:
         """Extract the CallView from the parsed JSON body (``None`` when the
-        route has no body). Raises ``ValueError`` with a client-facing message
+        route has no body). Raises :class:`InvalidRequest` with a client-facing message
         when the body has the wrong shape for this endpoint."""
         ...
 
@@ -219,7 +226,7 @@ def is_event_stream(content_type: str, call: CallView) -> bool:
 def json_object(body: Any) -> dict[str, Any]:
     """The request body as a JSON object; anything else is a client error."""
     if not isinstance(body, dict):
-        raise ValueError("request body must be a JSON object")
+        raise InvalidRequest("request body must be a JSON object")
     return body
 
 
@@ -229,7 +236,7 @@ def optional_list(body: dict[str, Any], name: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ValueError(f"'{name}' must be a list")
+        raise InvalidRequest(f"'{name}' must be a list")
     return value
 
 
@@ -237,7 +244,7 @@ def optional_str(body: dict[str, Any], name: str) -> str | None:
     """A string field of the body (the model, the instructions), None when absent."""
     value = body.get(name)
     if value is not None and not isinstance(value, str):
-        raise ValueError(f"'{name}' must be a string")
+        raise InvalidRequest(f"'{name}' must be a string")
     return value
 
 

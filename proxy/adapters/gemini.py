@@ -65,6 +65,7 @@ class GeminiAdapter:
     vendor = VENDOR
     prefix = "/gemini"
     default_upstream = "https://generativelanguage.googleapis.com"
+    client_setup = "Gemini CLI: GOOGLE_GEMINI_BASE_URL={base}; google-genai SDK: HttpOptions(base_url={base})"
 
     def match(self, method: str, path: str, headers: Mapping[str, str]) -> Route | None:
         segments = path_segments(path)

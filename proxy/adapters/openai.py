@@ -11,6 +11,7 @@ from proxy.adapters.base import (
     CallView,
     ErrorKind,
     ErrorReply,
+    InvalidRequest,
     OutcomeParser,
     Route,
     bearer_token,
@@ -113,6 +114,7 @@ class OpenAIAdapter:
     vendor = VENDOR
     prefix = "/openai"
     default_upstream = "https://api.openai.com"
+    client_setup = "Codex (config.toml base_url), openai SDK: OPENAI_BASE_URL={base}/v1"
 
     def match(self, method: str, path: str, headers: Mapping[str, str]) -> Route | None:
         segments = path_segments(path)
@@ -177,7 +179,7 @@ class OpenAIAdapter:
             view.turn_count = len(items)
             _read_messages(view, items, tool_item_types=True)
         elif items is not None:
-            raise ValueError("'input' must be a string or a list of input items")
+            raise InvalidRequest("'input' must be a string or a list of input items")
         if instructions:
             view.extras["system_head"] = instructions[:200]
         tools = body.get("tools")

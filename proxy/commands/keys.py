@@ -31,7 +31,7 @@ def create_command(user: str, team: str | None, expires: str | None, database_ur
     """Issue a key. It is printed once and stored only as a salted hash."""
     settings = Settings()
     expires_at = parse_time(expires, future=True) if expires else None
-    url = database_url or settings.database_url
+    url = chosen_database(database_url)
     salt = load_or_create_salt(shared_engine(url), settings.key_salt)
     with open_session(url) as session:
         issued = create_key(session, salt, user, team, expires_at)

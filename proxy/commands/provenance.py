@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from proxy.commands.store import chosen_database
 from proxy.config import get_settings
 from proxy.provenance.attest import AttestationError, export_attestation, verify_attestation
 from proxy.provenance.checkpoint import Checkpointer
@@ -45,7 +46,7 @@ def verify_command(full: bool, checkpoints_dir: Path | None, database_url: str |
         keyring = load_keyring(settings.signing_key_file)
         if not len(keyring):
             raise SigningKeyError(f"no public keys found next to {settings.signing_key_file}")
-        engine = shared_engine(database_url or settings.database_url)
+        engine = shared_engine(chosen_database(database_url))
         published = checkpoints_dir or settings.checkpoint_dir
         if checkpoints_dir is not None and not checkpoints_dir.is_dir():
             raise FileNotFoundError(f"--checkpoints {checkpoints_dir}: no such directory")
@@ -87,7 +88,7 @@ def export_command(event_id: str, output: Path | None, database_url: str | None)
     settings = get_settings()
     try:
         key = load_or_create_signing_key(settings.signing_key_file)
-        engine = shared_engine(database_url or settings.database_url)
+        engine = shared_engine(chosen_database(database_url))
         envelope = export_attestation(engine, event_id, key)
     except (AttestationError, SigningKeyError) as exc:
         click.echo(f"error: {exc}", err=True)
@@ -140,7 +141,7 @@ def checkpoint_command(database_url: str | None) -> None:
     """Sign a checkpoint over the records committed since the last one, now."""
     settings = get_settings()
     key = load_or_create_signing_key(settings.signing_key_file)
-    engine = shared_engine(database_url or settings.database_url)
+    engine = shared_engine(chosen_database(database_url))
     checkpoint = Checkpointer(engine, key, settings.checkpoint_dir).checkpoint_now()
     if checkpoint is None:
         click.echo("no new records since the last checkpoint")

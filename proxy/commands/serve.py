@@ -14,25 +14,42 @@ import uvicorn
 
 from proxy.app import create_app
 from proxy.config import Settings
+from proxy.limits import ConnectionLimits, guarded_protocol, raise_open_file_limit
 from proxy.logs import configure_logging
+from proxy.policy.reader import load_policy
+from proxy.policy.source import DEFAULT_POLICY_PATH
+from proxy.startup import banner_lines
 from proxy.store.errors import DatabaseUnavailable
 from proxy.store.migrate import upgrade
 
 log = structlog.get_logger("provproxy.serve")
 
 
-def uvicorn_config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    return ConnectionLimits(
+        max_header_bytes=settings.max_header_bytes,
+        max_header_count=settings.max_header_count,
+        header_timeout_s=settings.header_timeout_s,
+        body_timeout_s=settings.body_timeout_s,
+        max_connections_per_client=settings.max_connections_per_client,
+    )
+
+
+def uvicorn_config(
+    app: Any, host: str, port: int, log_level: str, limits: ConnectionLimits | None = None
+) -> uvicorn.Config:
     """The server settings the proxy is measured and tested with.
 
     ``ws="none"``: Codex's WebSocket upgrade reaches the handler as plain HTTP
-    and is refused with 426, so Codex falls back to SSE at once.
+    and is refused with 426, so Codex falls back to SSE at once. With ``limits``,
+    connections go through :class:`proxy.limits.GuardedHttpToolsProtocol`.
     """
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(limits) if limits is not None else "httptools",
         ws="none",
         lifespan="on",
         access_log=False,
@@ -80,6 +97,7 @@ def register(cli: click.Group) -> None:
         """Run the proxy (SQLite by default, real vendor upstreams)."""
         settings = Settings()
         configure_logging(settings.log_level)
+        load_policy(settings.policy_file or DEFAULT_POLICY_PATH)  # a broken policy fails before any file is created
         if settings.migrate_on_start:
             try:
                 upgrade(settings.database_url)
@@ -87,7 +105,13 @@ def register(cli: click.Group) -> None:
                 # The spool covers a database outage; refusing to start would not.
                 log.warning("migrate_skipped_database_unreachable", error=str(exc).splitlines()[0])
         app = create_app(settings)
-        config = uvicorn_config(app, host or settings.host, port or settings.port, settings.log_level)
+        host, port = host or settings.host, port or settings.port
+        for line in banner_lines(settings, host, port):
+            click.echo(f"provproxy: {line}", err=True)
+        before, after = raise_open_file_limit()
+        if after != before:
+            log.info("open_file_limit_raised", soft_before=before, soft_after=after)
+        config = uvicorn_config(app, host, port, settings.log_level, connection_limits(settings))
         admin_config = uvicorn_config(app.admin, settings.admin_host, settings.admin_port, settings.log_level)
         admin_config.lifespan = "off"  # the proxy app's lifespan owns every shared resource
         servers = serve_with_admin(uvicorn.Server(config), AdminServer(admin_config))

@@ -14,6 +14,7 @@ from proxy.adapters import VENDORS
 from proxy.config import Settings
 from proxy.durations import parse_duration
 from proxy.store.db import display_url, open_session
+from proxy.store.location import require_directory, require_existing
 from proxy.store.migrate import current_revision, upgrade
 from proxy.store.queries import EVENT_COLUMNS, EventFilter, get_event, list_events, purge
 
@@ -53,16 +54,24 @@ def database_url_option(function: Any) -> Any:
     )
 
 
-def chosen_database(database_url: str | None) -> str:
-    """The ``--database-url`` given, else the configured one."""
-    return database_url or Settings().database_url
+def chosen_database(database_url: str | None, create: bool = False) -> str:
+    """The ``--database-url`` given, else the configured one.
+
+    Only a command that ``create``s the schema may point at a SQLite file that does not
+    exist yet: any other would silently create an empty database in the wrong directory."""
+    url = database_url or Settings().database_url
+    if create:
+        require_directory(url)
+    else:
+        require_existing(url)
+    return url
 
 
 @click.command("migrate")
 @database_url_option
 def migrate_command(database_url: str | None) -> None:
     """Create or upgrade the database schema (Alembic, to the newest revision)."""
-    url = chosen_database(database_url)
+    url = chosen_database(database_url, create=True)
     upgrade(url)
     click.echo(f"{display_url(url)}: schema at revision {current_revision(url)}")
 

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from proxy.store.errors import StoreError
 from proxy.store.models import ApiKeyRow, SettingRow
 
 KEY_PREFIX = "pp-"
 PREFIX_SHOWN = 8  # "pp-" and 5 random characters: enough to tell keys apart, useless to an attacker
 SALT_SETTING = "key_salt"
+
+
+class SaltUnavailable(Exception):
+    """No salt configured, none cached, and the database that holds it cannot be read."""
 
 
 def key_hash(salt: bytes, key: str) -> str:
@@ -27,15 +34,35 @@ def is_proxy_key(key: str) -> bool:
     return key.startswith(KEY_PREFIX)
 
 
-def load_or_create_salt(engine: Engine, configured: str = "") -> bytes:
+def load_or_create_salt(engine: Engine, configured: str = "", cache_file: Path | None = None) -> bytes:
     """The configured salt, else the one generated on first use and kept in ``settings_kv``.
 
     Kept in the database (not a local file) so that every replica and the CLI
     hash alike; operators who want the salt out of the database set
     ``PROVPROXY_KEY_SALT``. Changing the salt invalidates every issued key.
+
+    With a ``cache_file``, the salt read from the database is also kept there (0600), and
+    used when the database cannot be reached: the proxy must start while it is down.
     """
     if configured:
         return configured.encode("utf-8")
+    try:
+        salt = _database_salt(engine)
+    except StoreError as exc:
+        cached = _read_cached_salt(cache_file)
+        if cached is None:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise SaltUnavailable(
+                f"the key salt is kept in the database, which cannot be reached ({reason}), and no copy is "
+                f"cached{f' at {cache_file}' if cache_file else ''}; start the database once, or set PROVPROXY_KEY_SALT"
+            ) from exc
+        return cached
+    if cache_file is not None and _read_cached_salt(cache_file) != salt:
+        _write_cached_salt(cache_file, salt)
+    return salt
+
+
+def _database_salt(engine: Engine) -> bytes:
     with Session(engine) as session:
         stored = session.get(SettingRow, SALT_SETTING)
         if stored is None:
@@ -47,6 +74,28 @@ def load_or_create_salt(engine: Engine, configured: str = "") -> bytes:
             stored = session.get(SettingRow, SALT_SETTING)
         assert stored is not None
         return stored.value.encode("utf-8")
+
+
+def _read_cached_salt(cache_file: Path | None) -> bytes | None:
+    if cache_file is None:
+        return None
+    try:
+        value = cache_file.read_bytes().strip()
+    except FileNotFoundError:
+        return None
+    return value or None
+
+
+def _write_cached_salt(cache_file: Path, salt: bytes) -> None:
+    """Atomically, readable by the owner only (it turns a key into its stored hash)."""
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache_file.with_name(cache_file.name + ".tmp")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(salt + b"\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, cache_file)
 
 
 @dataclass(frozen=True, slots=True)
