@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "proxy.commands.classify",
     "proxy.commands.policy",
     "proxy.commands.provenance",
+    "proxy.commands.exclude",
 )
 
 
