@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
 from proxy.exclusion.extract import Unit, completion_units, tool_call_units
 from proxy.exclusion.fingerprint import Engine, Params, unit_fingerprints
 from proxy.exclusion.matcher import IndexArrays
