@@ -86,7 +86,7 @@ def test_indexing_is_incremental(recorded: tuple[ProxyProcess, str]) -> None:
 
 
 def test_the_signed_export_scans_like_the_database_and_refuses_tampering(recorded: tuple[ProxyProcess, str]) -> None:
-    proxy, event_id = recorded
+    proxy, _ = recorded
     export = proxy.workdir / "export"
     assert provproxy(proxy, "exclude", "export", "-o", str(export)).returncode == 0
     public = proxy.workdir / "public.pem"
@@ -136,8 +136,8 @@ def test_bad_input_gets_a_clear_message(recorded: tuple[ProxyProcess, str], tmp_
         assert "skipped locked.py: unreadable" in result.stderr
     missing = provproxy(proxy, "exclude", "scan", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
-    for result in (result, missing):
-        assert "Traceback" not in result.stderr
+    for finished in (result, missing):
+        assert "Traceback" not in finished.stderr
 
 
 def test_an_empty_index_is_an_error_not_a_clean_scan(start_proxy: ProxyFactory, tmp_path: Path) -> None:
