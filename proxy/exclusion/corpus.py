@@ -115,10 +115,10 @@ def _jsonl(path: Path) -> Iterator[Document | Skipped]:
             except ValueError:
                 yield Skipped(f"line {number}", "not JSON")
                 continue
-            yield _row(record if isinstance(record, dict) else {}, f"line {number}")
+            yield row_document(record if isinstance(record, dict) else {}, f"line {number}")
 
 
-def _row(record: dict[str, object], fallback_key: str) -> Document | Skipped:
+def row_document(record: dict[str, object], fallback_key: str) -> Document | Skipped:
     key = next((str(record[k]) for k in _KEY_KEYS if record.get(k) is not None), fallback_key)
     text = next((record[k] for k in _TEXT_KEYS if isinstance(record.get(k), str)), None)
     if not isinstance(text, str):
@@ -139,4 +139,4 @@ def _parquet(path: Path) -> Iterator[Document | Skipped]:
     for batch in parquet.iter_batches(batch_size=1024):
         for record in batch.to_pylist():
             row += 1
-            yield _row(record, f"row {row}")
+            yield row_document(record, f"row {row}")
