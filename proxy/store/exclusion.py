@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, delete, func, insert, select
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, delete, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -44,6 +44,8 @@ class ExclusionUnitRow(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("exclusion_sources.id", ondelete="CASCADE"))
     language: Mapped[str] = mapped_column(String(16))
     fingerprints: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_exclusion_units_source", "source_id"),)
 
 
 class ExclusionFingerprintRow(Base):

@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+import proxy.store.exclusion  # noqa: F401  (registers the exclusion index models on Base.metadata)
 from proxy.events import Event
 from proxy.store.db import create_db_engine
 from proxy.store.migrate import alembic_config, current_revision, upgrade
@@ -16,7 +17,7 @@ from proxy.store.rows import decompress
 
 
 def test_migrations_create_the_schema_the_models_describe(database_url: str, engine: Engine) -> None:
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0003"
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         tables = set(inspect(conn).get_table_names())
@@ -28,7 +29,7 @@ def test_migrations_create_the_schema_the_models_describe(database_url: str, eng
 
 def test_upgrade_is_idempotent(database_url: str) -> None:
     upgrade(database_url)
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == "0003"
 
 
 def test_every_event_field_has_a_home() -> None:
