@@ -1,9 +1,7 @@
-"""Which language a text is in, and each language's comment, string and import syntax.
+"""Which language a text is in (file name, code fence, or a guess), and each language's reserved words.
 
-Every code language folds to the same token alphabet (one keyword set for all of
-them), so a completion and a document agree on their normalised form even when
-one was guessed as Go and the other named ``.go``: only comments, strings and
-import lines are language-specific, and those are dropped or folded.
+Every keyword of every language has one symbol of its own, so the symbol
+alphabet is shared; comment and string syntax per language is in ``lexer.py``.
 """
 
 from __future__ import annotations
@@ -72,40 +70,6 @@ def guess_language(text: str) -> str:
         return C  # C-like punctuation: comments are // and /* */ in most such languages
     return TEXT
 
-
-# Comments, strings and import lines per language: group "drop" is removed, group "str"
-# becomes the string placeholder. Line breaks inside either are kept (for line spans).
-_C_COMMENTS = r"(?P<drop>//[^\n]*|/\*.*?\*/)"
-_DQ = r'"(?:[^"\\\n]|\\.)*"'
-_SQ = r"'(?:[^'\\\n]|\\.)*'"
-_SYNTAX = {
-    PYTHON: (
-        r"(?P<drop>#[^\n]*|^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+(?:\([^)]*\)|[^\n]*)"
-        r"|[rRbBuUfF]{0,2}(?:\"\"\"(?:[^\\]|\\.)*?\"\"\"|'''(?:[^\\]|\\.)*?'''))"
-        rf"|(?P<str>[rRbBuUfF]{{0,2}}(?:{_DQ}|{_SQ}))"
-    ),
-    JAVASCRIPT: (
-        _C_COMMENTS[:-1] + r"|^[ \t]*import\b[^;\n]*(?:\{[^}]*\}[^;\n]*)?;?|^[ \t]*export[ \t]+\*[^\n]*)"
-        rf"|(?P<str>{_DQ}|{_SQ}|`(?:[^`\\]|\\.)*`)"
-    ),
-    GO: (
-        _C_COMMENTS[:-1] + r"|^[ \t]*package[ \t]+\w+|^[ \t]*import[ \t]*(?:\([^)]*\)|[^\n]*))"
-        rf"|(?P<str>{_DQ}|`[^`]*`|{_SQ})"
-    ),
-    JAVA: (
-        _C_COMMENTS[:-1] + r"|^[ \t]*(?:package|import|using)[ \t]+[^;\n]*;?)"
-        rf"|(?P<str>\"\"\"(?:[^\\]|\\.)*?\"\"\"|{_DQ}|{_SQ})"
-    ),
-    RUST: (
-        _C_COMMENTS[:-1] + r"|^[ \t]*(?:pub[ \t]+)?use[ \t]+[^;]*;|^[ \t]*extern[ \t]+crate[^;\n]*;)"
-        rf"|(?P<str>r#*\"(?:[^\"\\]|\\.)*\"#*|{_DQ}|'(?:[^'\\\n]|\\.){{1,8}}')"
-    ),
-    C: (
-        _C_COMMENTS[:-1] + r"|^[ \t]*#[ \t]*(?:include|import|pragma)[^\n]*|^[ \t]*using[ \t]+namespace[^;\n]*;)"
-        rf"|(?P<str>{_DQ}|{_SQ})"
-    ),
-}
-SYNTAX = {language: re.compile(pattern, re.M | re.S) for language, pattern in _SYNTAX.items()}
 
 # Reserved words per language keep their identity; every other name (builtins and library
 # names included: a renaming tool may rename them) becomes the identifier placeholder.
