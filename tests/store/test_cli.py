@@ -32,7 +32,7 @@ def run(database_url: str) -> Run:
 
 
 def test_migrate(run: Run) -> None:
-    assert "schema at revision 0002" in run("migrate")
+    assert "schema at revision 0003" in run("migrate")
 
 
 def test_keys_create_list_revoke(run: Run) -> None:
