@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "proxy.commands.policy",
     "proxy.commands.provenance",
     "proxy.commands.admin",
+    "proxy.commands.exclude",
 )
 
 

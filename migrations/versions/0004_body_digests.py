@@ -4,7 +4,7 @@ Existing rows keep ``record_version`` NULL: they were sealed in the version-1
 canonical form, which the verifier still uses for them.
 
 Revision ID: 0004_body_digests
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-03
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_body_digests"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

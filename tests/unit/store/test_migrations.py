@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+import proxy.store.exclusion  # noqa: F401  (registers the exclusion index models on Base.metadata)
 from proxy.events import Event
 from proxy.store.console_models import SEARCH_TABLE  # importing it registers the console tables on Base
 from proxy.store.db import create_db_engine

@@ -1,0 +1,80 @@
+"""A completion is found after what engineers do to code, and unrelated or boilerplate code is not."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.exclusion.fingerprint import Params
+from proxy.exclusion.matcher import line_spans
+from tests.unit.exclusion.helpers import hits, index_of, rewrite_python, sample
+
+PARAMS = Params()
+LRU = sample("lru_cache.py")
+HOST = sample("near_miss_cache.py") * 3  # a larger file with code of the same kind around the splice
+
+
+def _score(document: str, language: str = "python", completion: str = LRU) -> float:
+    found = hits(index_of([(language, completion)], PARAMS), document, language, PARAMS)
+    return max((hit.containment for hit in found), default=0.0)
+
+
+def _splice(inner: str, host: str = HOST) -> str:
+    lines = host.splitlines()
+    middle = len(lines) // 2
+    return "\n".join([*lines[:middle], inner, *lines[middle:]])
+
+
+VARIANTS = {
+    "exact": LRU,
+    "reformatted": rewrite_python(LRU),
+    "comments and docstrings stripped": rewrite_python(LRU, strip=True),
+    "renamed": rewrite_python(LRU, rename=True),
+    "spliced": _splice(LRU),
+    "half spliced": _splice("\n".join(LRU.splitlines()[: len(LRU.splitlines()) // 2])),
+    "all at once": _splice(rewrite_python("\n".join(LRU.splitlines()[:40]), rename=True, strip=True)),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_derived_document_is_flagged(variant: str) -> None:
+    assert _score(VARIANTS[variant]) >= PARAMS.min_containment
+
+
+def test_an_exact_copy_scores_one() -> None:
+    assert _score(LRU) == pytest.approx(1.0)
+
+
+def test_javascript_collapsed_onto_few_lines_is_flagged() -> None:
+    js = sample("debounce.js")
+    squashed = " ".join(line.strip() for line in js.splitlines() if not line.strip().startswith(("*", "/**", "//")))
+    assert _score(squashed, "javascript", js) >= 0.9
+
+
+def test_code_doing_the_same_thing_independently_is_not_flagged() -> None:
+    assert _score(sample("near_miss_cache.py")) < PARAMS.min_containment
+    found = hits(index_of([("python", LRU)], PARAMS), sample("near_miss_cache.py"), "python", PARAMS)
+    assert found == []
+
+
+def test_boilerplate_and_short_snippets_are_not_flagged() -> None:
+    boilerplate = (
+        "# Copyright (c) 2024 Example Corp. Licensed under the MIT License.\n"
+        "import os\nimport sys\nfrom pathlib import Path\n\n\n"
+        'def main():\n    print("hello")\n\n\nif __name__ == "__main__":\n    main()\n'
+    )
+    index = index_of([("python", boilerplate), ("python", LRU)], PARAMS)
+    assert hits(index, boilerplate, "python", PARAMS) == []  # too short to be indexed as a unit
+    snippet = "\n".join(LRU.splitlines()[18:22])
+    assert hits(index, _splice(snippet), "python", PARAMS) == []
+
+
+def test_spans_are_the_lines_of_the_splice() -> None:
+    document = _splice(LRU)
+    start = document.splitlines().index(LRU.splitlines()[0]) + 1
+    found = hits(index_of([("python", LRU)], PARAMS), document, "python", PARAMS)
+    from proxy.exclusion.fingerprint import default_engine, document_kgrams
+
+    kgrams = document_kgrams(document.encode(), "python", PARAMS, default_engine())
+    spans = line_spans(kgrams, found[0].positions)
+    assert spans[0][0] >= start and spans[-1][1] <= start + len(LRU.splitlines())
+    assert spans[-1][1] - spans[0][0] > len(LRU.splitlines()) // 2
