@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from proxy.adapters.base import CallView
-from proxy.classify import Classification, classify_call, instruction_window
+from proxy.classify import Classification, classify_call
 from proxy.hooks import Identity, Verdict
 from proxy.policy import PolicySource
 
@@ -68,7 +68,10 @@ class PolicyDecider:
 
 
 def _call_digest(call: CallView) -> str:
-    """What the classification depends on: the window of the instruction, and whether it is overhead."""
-    digest = hashlib.blake2b(instruction_window(call.instruction).encode("utf-8", "surrogatepass"), digest_size=16)
+    """What the classification depends on: the instruction, every channel, and whether it is overhead."""
+    digest = hashlib.blake2b(call.instruction.encode("utf-8", "surrogatepass"), digest_size=16)
     digest.update(f"\0{call.side_call}\0{call.endpoint}".encode())
+    for channel, text in call.channels:
+        digest.update(f"\0{channel}\0{len(text)}\0".encode())
+        digest.update(text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
