@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from proxy.adapters.base import CallView
-from proxy.classify.channels import PIECE_CHARS, find_forbidden
+from proxy.classify.channels import find_forbidden
 from proxy.classify.model import LinearModel, shipped_model
 from proxy.classify.normalise import normalise
 from proxy.classify.rules import (
@@ -66,6 +66,10 @@ _FLOOR = 1e-6  # keeps log() finite for labels the model rules out
 # rules cost little where their words are absent.
 MODEL_HEAD_CHARS = 1024
 MODEL_TAIL_CHARS = 512
+
+# An instruction longer than the model's window is also read piece by piece, as a channel:
+# past the window, or padded around, a request is still read whole.
+LONG_INSTRUCTION_CHARS = MODEL_HEAD_CHARS + MODEL_TAIL_CHARS
 
 # Endpoints that carry no request for work (token counting, model listing).
 _OVERHEAD_ENDPOINTS = ("count_tokens", "counttokens", "models")
@@ -140,18 +144,15 @@ def combine(probabilities: dict[str, float], evidence: RuleEvidence, low_evidenc
 def classify_call(call: CallView) -> Classification:
     """Label a call: the instruction first, then every other channel a caller controls.
 
-    Side calls and instruction-less endpoints are overhead unless some channel
-    of theirs carries a forbidden request: a title, router or commit-message
-    call is overhead only when it really is one.
+    Endpoints that generate nothing (token counting, model lists) are overhead.
+    Side calls are overhead unless some channel of theirs carries a forbidden
+    request: a title, router or commit-message call is overhead only when it
+    really is one.
     """
     endpoint = call.endpoint.lower()
-    structural = (
-        f"side_call:{call.side_call}"
-        if call.side_call
-        else f"endpoint:{call.endpoint}"
-        if endpoint.replace(".", "_").endswith(_OVERHEAD_ENDPOINTS)
-        else None
-    )
+    if endpoint.replace(".", "_").endswith(_OVERHEAD_ENDPOINTS):
+        return _overhead(f"endpoint:{call.endpoint}")  # counts or lists, generates nothing
+    structural = f"side_call:{call.side_call}" if call.side_call else None
     primary = classify_text(call.instruction) if call.instruction else _overhead("no_instruction")
     if primary.label in FORBIDDEN_LABELS and primary.strength == STRONG:
         if structural:
@@ -168,7 +169,7 @@ def classify_call(call: CallView) -> Classification:
 def classify_channels(call: CallView) -> Classification | None:
     """A strong blocking verdict found in a channel other than the instruction's window, else None."""
     channels = call.channels
-    if len(call.instruction) > PIECE_CHARS:
+    if len(call.instruction) > LONG_INSTRUCTION_CHARS:
         channels = [("instruction_body", call.instruction), *channels]
     finding = find_forbidden(channels, shipped_model())
     if finding is None:

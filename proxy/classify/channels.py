@@ -158,10 +158,27 @@ def _classify_piece(
         return None
     if tool_channel and (_ASKS.search(lowered) is None or looks_like_code(lowered)):
         return None
-    probabilities, evidence = read_evidence(lowered, model)
-    result = combine(probabilities, evidence, model.low_evidence_probability)
-    if result.label not in FORBIDDEN_LABELS or result.strength != STRONG:
-        return None
-    if evidence.scores[result.label] < threshold:
-        return None
-    return result.label, result.scores, tuple(result.rule_hits)
+    # The whole piece first; then each sentence with its neighbours, so that padding around a
+    # request does not dilute what the model reads of it.
+    for span in (lowered, *sentence_windows(lowered)):
+        probabilities, evidence = read_evidence(span, model)
+        result = combine(probabilities, evidence, model.low_evidence_probability)
+        if (
+            result.label in FORBIDDEN_LABELS
+            and result.strength == STRONG
+            and evidence.scores[result.label] >= threshold
+        ):
+            return result.label, result.scores, tuple(result.rule_hits)
+    return None
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+
+
+def sentence_windows(text: str) -> Iterator[str]:
+    """Each sentence of ``text`` together with the one before and the one after it."""
+    sentences = [part for part in _SENTENCE_END.split(text) if part.strip()]
+    if len(sentences) < 2:
+        return
+    for at in range(len(sentences)):
+        yield " ".join(sentences[max(0, at - 1) : at + 2])

@@ -3,10 +3,11 @@
 A request a rule would catch must not slip past by its spelling: compatibility
 forms (full-width letters, ligatures) are folded by Unicode NFKC, invisible
 characters (zero-width spaces and joiners, bidi controls, soft hyphens) are
-removed, and Cyrillic or Greek letters that look like Latin ones are folded to
-Latin inside words that also contain Latin letters ("SWE-bеnch" with a
-Cyrillic "е"). Words written wholly in Cyrillic or Greek stay as they are, so
-Russian or Greek requests keep their meaning.
+removed (zero-width spaces become spaces where they stand in for them), and
+Cyrillic or Greek letters that look like Latin ones are folded to Latin inside
+words that also contain Latin letters ("SWE-bеnch" with a Cyrillic "е").
+Words written wholly in Cyrillic or Greek stay as they are, so Russian or
+Greek requests keep their meaning.
 """
 
 from __future__ import annotations
@@ -88,5 +89,9 @@ def normalise(text: str) -> str:
     """``text`` with compatibility forms folded, invisible characters removed, mixed-script words in Latin."""
     if text.isascii():
         return text  # the common case costs one scan
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    text = unicodedata.normalize("NFKC", text)
+    if text.count("\u200b") > 4 * text.count(" "):
+        # Zero-width spaces used in place of spaces separate words; elsewhere they split one.
+        text = text.replace("\u200b", " ")
+    text = _INVISIBLE.sub("", text)
     return _MIXED_WORD.sub(lambda word: word.group(0).translate(_CONFUSABLES), text)
