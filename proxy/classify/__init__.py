@@ -81,6 +81,8 @@ class Classification:
     scores: dict[str, float]  # combined score per label, summing to 1
     rule_hits: list[str] = field(default_factory=list)
     strength: str = WEAK  # "strong" | "weak"
+    # Earlier events of the session whose requests this verdict rests on (proxy.classify.session).
+    evidence_events: tuple[str, ...] = ()
 
     @property
     def confidence(self) -> float:
