@@ -96,7 +96,7 @@ def instruction_window(text: str) -> str:
 
 def classify_text(text: str) -> Classification:
     """Label one human instruction."""
-    span = instruction_window(normalise(text))
+    span = normalise(instruction_window(text))
     if not span or span.isspace():
         return _overhead("no_instruction")
     model = shipped_model()
