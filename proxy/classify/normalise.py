@@ -84,6 +84,7 @@ _CONFUSABLES = str.maketrans(
 # A word that mixes Latin letters with Cyrillic or Greek ones: each word start is looked at once
 # and each look-ahead stays inside its word, so the scan is linear in the text.
 # Every mixed word has a Latin letter next to a Cyrillic or Greek one: text without one is left alone.
+_LATIN = re.compile("[a-zA-Z]")
 _SCRIPTS_TOUCH = re.compile("[a-zA-Z][\u0370-\u03ff\u0400-\u052f]|[\u0370-\u03ff\u0400-\u052f][a-zA-Z]")
 _MIXED_WORD = re.compile(r"\b(?=\w*[a-zA-Z])(?=\w*[\u0370-\u03ff\u0400-\u052f])\w+")
 
@@ -97,6 +98,6 @@ def normalise(text: str) -> str:
         # Zero-width spaces used in place of spaces separate words; elsewhere they split one.
         text = text.replace("\u200b", " ")
     text = _INVISIBLE.sub("", text)
-    if _SCRIPTS_TOUCH.search(text) is None:
+    if _LATIN.search(text) is None or _SCRIPTS_TOUCH.search(text) is None:
         return text
     return _MIXED_WORD.sub(lambda word: word.group(0).translate(_CONFUSABLES), text)
