@@ -6,7 +6,12 @@ Budget (issue 4): <= 0.5 ms p99 to classify an already-read instruction;
 <= 3 ms to parse, extract and classify a 1 MB multi-turn agent body. The
 1 MB body is a Claude Code-shaped Messages request (system prompt, tools,
 many tool_use/tool_result turns) read by the real Anthropic adapter.
-The decider's per-session cache is bypassed: this is the cold cost.
+The decider's per-session cache is bypassed. The secondary channels of the
+1 MB body (tool results, system prompt, earlier turns) are read piece by piece
+with a piece cache: the body is measured warm (an agent loop re-sends its
+history, so only new pieces cost a reading) and cold (an empty piece cache).
+The session-evidence memory bound is measured by filling
+``SessionEvidence`` to its session limit with worst-case turns.
 Each figure is the median over ``--repeats`` runs, with the spread (min-max)
 of those runs; the machine load is printed because a shared machine is noisy.
 ``--rules`` also prints the slowest rule patterns per kind of text.
@@ -19,6 +24,7 @@ import gc
 import os
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +32,10 @@ import orjson
 
 from proxy.adapters import resolve_route
 from proxy.classify import classify_call, classify_text
+from proxy.classify.channels import PieceCache, find_forbidden
+from proxy.classify.model import shipped_model
 from proxy.classify.rules import LITERALS, RULES, window
+from proxy.classify.session import MAX_SESSIONS, MAX_TURN_CHARS, MAX_TURNS, SessionEvidence
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT / "proxy" / "classify" / "data" / "dataset.jsonl"
@@ -193,10 +202,34 @@ def main() -> None:
             f"  classify alone, that body's {len(body_call.instruction)}-char instruction",
             _runs(lambda: timed(lambda: classify_call(body_call), 500), args.repeats),
         )
+        report(
+            f"  channels alone, cold piece cache ({sum(len(t) for _, t in body_call.channels)} chars)",
+            _runs(lambda: timed(lambda: find_forbidden(body_call.channels, shipped_model(), PieceCache()), 5), 1),
+        )
         if args.rules:
             rule_profile(texts, long_texts)
     finally:
         gc.enable()
+    session_memory()
+
+
+def session_memory() -> None:
+    """Bytes held by SessionEvidence at its session limit, every session holding MAX_TURNS longest turns."""
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    evidence = SessionEvidence()
+    for number in range(MAX_SESSIONS):
+        key = ("session", f"{number:036d}")
+        for turn in range(MAX_TURNS):
+            bound = evidence.remember(key, f"{turn} " + "x" * MAX_TURN_CHARS, "code_generation", now=0.0)
+            if bound is not None:
+                bound.bind(f"{number:036d}")
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    print(
+        f"session evidence: {len(evidence)} live sessions x {MAX_TURNS} turns of {MAX_TURN_CHARS} chars hold "
+        f"{held / 2**20:.0f} MiB ({held / len(evidence):.0f} bytes per session)"
+    )
 
 
 def _runs(run: Callable[[], list[float]], repeats: int) -> list[list[float]]:

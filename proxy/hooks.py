@@ -8,7 +8,7 @@ an implementation, and ``proxy/app.py`` wires them together. The
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -58,6 +58,10 @@ class Verdict:
     rule_hits: list[str] = field(default_factory=list)
     policy_rule: str | None = None
     message: str | None = None  # shown to the engineer when blocked
+    # Earlier events of the session whose requests contributed to this decision.
+    evidence_events: list[str] = field(default_factory=list)
+    # Told the event id once the event exists (session evidence links later calls to it).
+    on_recorded: Callable[[str], None] | None = None
 
 
 class Decider(Protocol):

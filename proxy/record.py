@@ -52,6 +52,10 @@ def note_verdict(event: Event, verdict: Verdict) -> None:
     event.scores = verdict.scores
     event.rule_hits = verdict.rule_hits
     event.policy_rule = verdict.policy_rule
+    # The earlier events a decision rests on are named in rule_hits ("session_event:<id>");
+    # the session's evidence learns this event's id for later calls.
+    if verdict.on_recorded is not None:
+        verdict.on_recorded(event.id)
 
 
 def note_relayed(event: Event, relay: Relay) -> None:

@@ -23,6 +23,15 @@ from proxy.adapters.base import (
     retry_headers,
     sse_comment,
 )
+from proxy.adapters.channels import (
+    ATTACHMENT,
+    DOCUMENT,
+    MODEL_TURN,
+    PREFILL,
+    SYSTEM,
+    TOOL_RESULT,
+    ChannelCollector,
+)
 from proxy.adapters.collect import (
     SseOrJsonParser,
     as_dict,
@@ -96,6 +105,34 @@ def _message_instruction(content: Any, title_call: bool) -> str:
     return joiner.text()
 
 
+_BLOCK_CHANNELS = {"tool_result": TOOL_RESULT, "document": DOCUMENT, "search_result": DOCUMENT}
+
+
+def _channels(
+    system_texts: list[str], messages: list[Any], instruction: str, latest_user: int | None
+) -> list[tuple[str, str]]:
+    """Everything but the instruction, newest first: messages, then the system prompt."""
+    collector = ChannelCollector()
+    last = len(messages) - 1
+    for at in range(last, -1, -1):
+        message = as_dict(messages[at])
+        content = message.get("content")
+        role = message.get("role")
+        if role != "user":
+            collector.add_json(SYSTEM if role == "system" else PREFILL if at == last else MODEL_TURN, content)
+            continue
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else as_list(content)
+        for block in blocks:
+            block = as_dict(block)
+            if block.get("type") == "text":
+                collector.add_user_text(block.get("text"), instruction, at == latest_user)
+            else:
+                collector.add_json(_BLOCK_CHANNELS.get(str(block.get("type")), ATTACHMENT), block)
+    for text in system_texts:
+        collector.add(SYSTEM, text)
+    return collector.pairs
+
+
 class AnthropicAdapter:
     vendor = VENDOR
     prefix = "/anthropic"
@@ -160,13 +197,17 @@ class AnthropicAdapter:
         ):
             view.side_call = "title"
 
-        for message in reversed(messages):
+        latest_user = None
+        for at in range(len(messages) - 1, -1, -1):
+            message = messages[at]
             if not isinstance(message, dict) or message.get("role") != "user":
                 continue
             text = _message_instruction(message.get("content"), view.side_call == "title")
             if text:
                 view.instruction = text
+                latest_user = at
                 break
+        view.channels = _channels(system_texts, messages, view.instruction, latest_user)
         return view
 
     def outcome_parser(self, route: Route, call: CallView, content_type: str) -> OutcomeParser:

@@ -84,6 +84,10 @@ class CallView:
     side_call: str | None = None
     # Session hints found in the body (headers are read by identity, not here).
     session_hint: str | None = None
+    # Text a caller controls elsewhere in the request, as (channel, text) pairs, newest first:
+    # system prompt, earlier turns, tool results, documents, prefills, wrapper contents
+    # (proxy.adapters.channels); read as secondary evidence by the classifier.
+    channels: list[tuple[str, str]] = field(default_factory=list)
     # Anything else an adapter wants to hand on (e.g. Claude Code billing header).
     extras: dict[str, Any] = field(default_factory=dict)
 

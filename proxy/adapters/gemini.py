@@ -19,6 +19,7 @@ from proxy.adapters.base import (
     optional_list,
     retry_headers,
 )
+from proxy.adapters.channels import DOCUMENT, MODEL_TURN, PREFILL, SYSTEM, TOOL_RESULT, ChannelCollector
 from proxy.adapters.collect import (
     MAX_JSON_BODY,
     JSONFramer,
@@ -59,6 +60,29 @@ _ERRORS: dict[ErrorKind, tuple[int, str]] = {
 def _schema_has_complexity(config: dict[str, Any]) -> bool:
     schema = as_dict(config.get("responseSchema") or config.get("responseJsonSchema"))
     return "complexity_score" in as_dict(schema.get("properties"))
+
+
+def _channels(system: Any, contents: list[Any], instruction: str, latest_user: int | None) -> list[tuple[str, str]]:
+    """Everything but the instruction, newest first: contents, then ``systemInstruction``."""
+    collector = ChannelCollector()
+    last = len(contents) - 1
+    for at in range(last, -1, -1):
+        content = as_dict(contents[at])
+        if content.get("role", "user") != "user":
+            collector.add_json(PREFILL if at == last else MODEL_TURN, content.get("parts"))
+            continue
+        for part in as_list(content.get("parts")):
+            part = as_dict(part)
+            if "text" in part and not part.get("thought"):
+                collector.add_user_text(part["text"], instruction, at == latest_user)
+            elif "functionResponse" in part or "function_response" in part:
+                collector.add_json(TOOL_RESULT, part)
+            elif part.get("thought"):
+                collector.add_json(MODEL_TURN, part)
+            else:
+                collector.add_json(DOCUMENT, part)
+    collector.add_json(SYSTEM, system)
+    return collector.pairs
 
 
 class GeminiAdapter:
@@ -137,7 +161,9 @@ class GeminiAdapter:
         if (system_head and _ROUTER_PROMPT in system_head) or _schema_has_complexity(config):
             view.side_call = "router"
 
-        for content in reversed(contents):
+        latest_user = None
+        for at in range(len(contents) - 1, -1, -1):
+            content = contents[at]
             if not isinstance(content, dict) or content.get("role", "user") != "user":
                 continue
             joiner = InstructionJoiner()
@@ -148,7 +174,9 @@ class GeminiAdapter:
             text = joiner.text()
             if text:
                 view.instruction = text
+                latest_user = at
                 break
+        view.channels = _channels(system, contents, view.instruction, latest_user)
         return view
 
     def outcome_parser(self, route: Route, call: CallView, content_type: str) -> OutcomeParser:

@@ -31,13 +31,13 @@ from proxy.adapters.collect import (
     loads,
 )
 from proxy.adapters.instruction import InstructionJoiner
+from proxy.adapters.openai_channels import TEXT_PART_TYPES, channels
 from proxy.adapters.paths import is_model_name, path_segments
 
 VENDOR = "openai"
 
 _CODEX_TITLE_PROMPT = "Generate a concise, single-line task title"
 _COMMIT_MESSAGE_PROMPT = "generates concise, one-line Git commit messages"  # aider's commit side call
-_TEXT_PART_TYPES = frozenset({"input_text", "text"})
 _HUMAN_ROLES = frozenset({"user"})
 
 _ERRORS: dict[ErrorKind, tuple[int, str, str]] = {
@@ -65,7 +65,7 @@ def _content_texts(content: Any) -> list[Any]:
     if isinstance(content, str):
         return [content]
     return [
-        part.get("text") for part in as_list(content) if isinstance(part, dict) and part.get("type") in _TEXT_PART_TYPES
+        part.get("text") for part in as_list(content) if isinstance(part, dict) and part.get("type") in TEXT_PART_TYPES
     ]
 
 
@@ -80,14 +80,16 @@ def _has_title_schema(body: dict[str, Any]) -> bool:
     return isinstance(properties, dict) and list(properties) == ["title"]
 
 
-def _read_messages(view: CallView, items: list[Any], tool_item_types: bool) -> None:
-    """Latest human text and the system head from a message/input list."""
+def _read_messages(view: CallView, items: list[Any], tool_item_types: bool) -> int | None:
+    """Latest human text and the system head from a message/input list; the index of the
+    item the text came from."""
     first = as_dict(items[0]) if items else {}
     if first.get("role") in ("system", "developer"):
         head = _first_text(first.get("content"))
         if head:
             view.extras["system_head"] = head[:200]
-    for item in reversed(items):
+    for at in range(len(items) - 1, -1, -1):
+        item = items[at]
         if not isinstance(item, dict) or item.get("role") not in _HUMAN_ROLES:
             continue
         # Responses input items: only "message" (or type-less easy input) items
@@ -100,7 +102,8 @@ def _read_messages(view: CallView, items: list[Any], tool_item_types: bool) -> N
         text = joiner.text()
         if text:
             view.instruction = text
-            return
+            return at
+    return None
 
 
 def _session_from_metadata(value: Any) -> str | None:
@@ -161,7 +164,8 @@ class OpenAIAdapter:
     def _read_chat(self, view: CallView, body: dict[str, Any]) -> None:
         messages = optional_list(body, "messages")
         view.turn_count = len(messages)
-        _read_messages(view, messages, tool_item_types=False)
+        latest_user = _read_messages(view, messages, tool_item_types=False)
+        view.channels = channels(messages, view.instruction, latest_user, None)
         if _COMMIT_MESSAGE_PROMPT in view.extras.get("system_head", ""):
             view.side_call = "commit_message"
         session = as_str(body.get("prompt_cache_key"))
@@ -175,11 +179,15 @@ class OpenAIAdapter:
             joiner = InstructionJoiner()
             joiner.add(items)
             view.instruction = joiner.text()
+            view.channels = channels([{"role": "user", "content": items}], view.instruction, 0, instructions)
         elif isinstance(items, list):
             view.turn_count = len(items)
-            _read_messages(view, items, tool_item_types=True)
+            latest_user = _read_messages(view, items, tool_item_types=True)
+            view.channels = channels(items, view.instruction, latest_user, instructions)
         elif items is not None:
             raise InvalidRequest("'input' must be a string or a list of input items")
+        else:
+            view.channels = channels([], "", None, instructions)
         if instructions:
             view.extras["system_head"] = instructions[:200]
         tools = body.get("tools")

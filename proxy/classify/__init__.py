@@ -21,7 +21,9 @@ import math
 from dataclasses import dataclass, field
 
 from proxy.adapters.base import CallView
+from proxy.classify.channels import find_forbidden
 from proxy.classify.model import LinearModel, shipped_model
+from proxy.classify.normalise import normalise
 from proxy.classify.rules import (
     BENIGN_LABELS,
     FORBIDDEN_LABELS,
@@ -41,6 +43,7 @@ __all__ = [
     "SENSITIVE_LABELS",
     "Classification",
     "classify_call",
+    "classify_channels",
     "classify_text",
     "combine",
     "instruction_window",
@@ -64,6 +67,10 @@ _FLOOR = 1e-6  # keeps log() finite for labels the model rules out
 MODEL_HEAD_CHARS = 1024
 MODEL_TAIL_CHARS = 512
 
+# An instruction longer than the model's window is also read piece by piece, as a channel:
+# past the window, or padded around, a request is still read whole.
+LONG_INSTRUCTION_CHARS = MODEL_HEAD_CHARS + MODEL_TAIL_CHARS
+
 # Endpoints that carry no request for work (token counting, model listing).
 _OVERHEAD_ENDPOINTS = ("count_tokens", "counttokens", "models")
 
@@ -74,6 +81,8 @@ class Classification:
     scores: dict[str, float]  # combined score per label, summing to 1
     rule_hits: list[str] = field(default_factory=list)
     strength: str = WEAK  # "strong" | "weak"
+    # Earlier events of the session whose requests this verdict rests on (proxy.classify.session).
+    evidence_events: tuple[str, ...] = ()
 
     @property
     def confidence(self) -> float:
@@ -87,7 +96,7 @@ def instruction_window(text: str) -> str:
 
 def classify_text(text: str) -> Classification:
     """Label one human instruction."""
-    span = instruction_window(text)
+    span = normalise(instruction_window(text))
     if not span or span.isspace():
         return _overhead("no_instruction")
     model = shipped_model()
@@ -134,25 +143,41 @@ def combine(probabilities: dict[str, float], evidence: RuleEvidence, low_evidenc
     return Classification(label, scores, hits, STRONG if strong else WEAK)
 
 
-# Side calls that carry the person's request verbatim (Gemini CLI's model router,
-# Claude Code's session title): they are overhead unless what they carry is
-# clearly a forbidden use, whose text must not reach the vendor by the side door.
-_CARRYING_SIDE_CALLS = ("router", "title")
-
-
 def classify_call(call: CallView) -> Classification:
-    """Label a call: side calls and instruction-less endpoints are overhead."""
-    if call.side_call:
-        if call.side_call in _CARRYING_SIDE_CALLS and call.instruction:
-            carried = classify_text(call.instruction)
-            if carried.label in FORBIDDEN_LABELS and carried.strength == STRONG:
-                carried.rule_hits.append(f"side_call:{call.side_call}")
-                return carried
-        return _overhead(f"side_call:{call.side_call}")
+    """Label a call: the instruction first, then every other channel a caller controls.
+
+    Endpoints that generate nothing (token counting, model lists) are overhead.
+    Side calls are overhead unless some channel of theirs carries a forbidden
+    request: a title, router or commit-message call is overhead only when it
+    really is one.
+    """
     endpoint = call.endpoint.lower()
     if endpoint.replace(".", "_").endswith(_OVERHEAD_ENDPOINTS):
-        return _overhead(f"endpoint:{call.endpoint}")
-    return classify_text(call.instruction)
+        return _overhead(f"endpoint:{call.endpoint}")  # counts or lists, generates nothing
+    structural = f"side_call:{call.side_call}" if call.side_call else None
+    primary = classify_text(call.instruction) if call.instruction else _overhead("no_instruction")
+    if primary.label in FORBIDDEN_LABELS and primary.strength == STRONG:
+        if structural:
+            primary.rule_hits.append(structural)
+        return primary
+    secondary = classify_channels(call)
+    if secondary is not None:
+        return secondary
+    if structural:
+        return _overhead(structural)
+    return primary
+
+
+def classify_channels(call: CallView) -> Classification | None:
+    """A strong blocking verdict found in a channel other than the instruction's window, else None."""
+    channels = call.channels
+    if len(call.instruction) > LONG_INSTRUCTION_CHARS:
+        channels = [("instruction_body", call.instruction), *channels]
+    finding = find_forbidden(channels, shipped_model())
+    if finding is None:
+        return None
+    hits = [*finding.rule_hits, f"channel:{finding.channel}"]
+    return Classification(finding.label, finding.scores, hits, STRONG)
 
 
 def _overhead(reason: str) -> Classification:

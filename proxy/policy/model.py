@@ -19,7 +19,7 @@ from proxy.events import Decision
 from proxy.hooks import Identity
 
 DEFAULT_BLOCK_MESSAGE = (
-    'Refused by the company AI-use policy, rule "{rule}": this request was classified as {label}. '
+    'Refused by the company AI-use policy, rule "{rule}": this request was classified as {label}. {evidence} '
     'If this is ordinary engineering work, appeal to {appeal} and quote rule "{rule}".'
 )
 # Volume counters kept at most for this many (rule, principal) pairs.
@@ -119,6 +119,13 @@ class VolumeCounter:
             return len(stamps)
 
 
+def _evidence(result: Classification) -> str:
+    """The ``{evidence}`` placeholder: the earlier requests of the session a verdict rests on."""
+    if not result.evidence_events:
+        return ""
+    return "It continues earlier requests in this session (events " + ", ".join(result.evidence_events) + ")."
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyRuling:
     action: Decision
@@ -165,5 +172,6 @@ class Policy:
             "appeal": self.appeal or appeal_default,
             "principal": identity.principal or "unknown",
             "tool": identity.tool,
+            "evidence": _evidence(result),
         }
         return " ".join(template.format_map(values).split())

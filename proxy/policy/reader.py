@@ -14,7 +14,7 @@ from proxy.durations import parse_duration
 from proxy.events import Decision
 from proxy.policy.model import Match, Policy, PolicyError, PolicyIssue, PolicyRule, Volume, VolumeCounter
 
-TEMPLATE_FIELDS = frozenset({"rule", "label", "appeal", "principal", "tool"})
+TEMPLATE_FIELDS = frozenset({"rule", "label", "appeal", "principal", "tool", "evidence"})
 # Claude Code replaces API errors containing these with its own texts (protocols §1.5).
 FORBIDDEN_MESSAGE_PHRASES = ("x-api-key", "prompt is too long", "oauth token has been revoked", "credit balance")
 STRENGTHS = ("strong", "weak")

@@ -65,4 +65,15 @@ COUNTER_RULES: tuple[Rule, ...] = (
         matches=("fix the sft dataloader",),
         misses=("the sft data is ready",),
     ),
+    rule(
+        # Code that reads or serves existing data is code generation, whatever the data is for.
+        "neg.code_over_the_data",
+        (EVAL, TRAINING),
+        -2.5,
+        r"\b(?:data\s*loader|dataloader|dataset\s+class|iterabledataset|dataset\s+reader|collate\s+function"
+        r"|sampler|data\s+pipeline|input\s+pipeline)\s+(?:\w+\s+){0,2}?(?:for|over|that\s+reads|to\s+(?:load|read|stream))"
+        r"\s+(?:\w+\s+){0,2}?(?:our|the|my|existing)\b",
+        matches=("write a pytorch data loader for our training data",),
+        misses=("write a data loader",),
+    ),
 )

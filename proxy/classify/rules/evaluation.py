@@ -55,6 +55,36 @@ EVAL_RULES: tuple[Rule, ...] = (
         misses=("lazy evaluation of the config",),
     ),
     rule(
+        "eval.feed_to_our_model",
+        EVAL,
+        1.5,
+        r"\b(?:feed|run|give|pass|throw|send)\s+(?:these|them|those|all\s+of\s+them|the\s+\w+)\s+"
+        r"(?:to|through|into|at)\s+(?:our|my|the|an?)\s+(?:in-?house\s+|internal\s+|own\s+|new\s+|\w+\s+)?"
+        r"(?:models?|llms?|agents?)\b",
+        matches=("we'll feed these to our in-house model",),
+        misses=("feed these logs to the parser",),
+    ),
+    rule(
+        "eval.use_them_to_score",
+        EVAL,
+        1.5,
+        r"\b(?:use|using)\s+(?:these|them|those|the\s+\w+)\s+(?:to|for)\s+"
+        r"(?:score|scoring|eval(?:uate|uating)?|benchmark(?:ing)?|grade|grading|test(?:ing)?)\s+"
+        r"(?:our|the|my|an?)\s+(?:\w+\s+)?(?:models?|llms?|agents?)\b",
+        matches=("we'll use them to score our model",),
+        misses=("use these to test the parser",),
+    ),
+    rule(
+        "eval.model_pass_rate",
+        EVAL,
+        1.5,
+        r"\b(?:compute|measure|report|get|check|see)\s+(?:its|their|the\s+model'?s|our\s+model'?s)\s+"
+        r"(?:pass(?:@\w+|\s+rate)|success\s+rate|solve\s+rate|accuracy|score)\b",
+        r"\bhow\s+(?:many|much)\s+(?:of\s+them\s+)?(?:our|the)\s+model\s+(?:solves|passes|gets\s+right)\b",
+        matches=("and compute its pass rate",),
+        misses=("compute the pass rate of the ci job",),
+    ),
+    rule(
         "eval.for_model_eval",
         EVAL,
         1.0,

@@ -38,6 +38,16 @@ ORDINARY_RULES: tuple[Rule, ...] = (
         misses=("why is this slow",),
     ),
     rule(
+        "review.architecture",
+        REVIEW,
+        1.0,
+        r"\b(?:architecture|structure|design|dependenc(?:y|ies))\s+of\s+(?:this|our|the)\s+"
+        r"(?:repo(?:sitory)?|codebase|code|service|system|project|module|package|app)\b",
+        r"\bwhich\s+modules?\s+(?:depends?|calls?|uses?|imports?)\b",
+        matches=("explain the architecture of this repository",),
+        misses=("change the design of the logo",),
+    ),
+    rule(
         "review.find_issues",
         REVIEW,
         1.0,

@@ -93,15 +93,15 @@ def test_policy_edits_apply_to_cached_classifications(tmp_path: Path) -> None:
     assert decider.decide(docs, Identity(session_id="s")).action is Decision.BLOCK
 
 
-def test_cache_key_is_the_classified_window_not_the_whole_paste() -> None:
+def test_cache_key_is_the_whole_instruction_because_its_middle_is_read_too() -> None:
     counting = CountingClassifier()
     decider = PolicyDecider(classifier=counting)
     session = Identity(session_id="s")
     ask = "why does this log show the worker restarting?\n"
     log = "2024-05-01 INFO worker-3 request served in 12ms\n" * 2000
     decider.decide(view(ask + log + "level=INFO\n" + log + ask), session)
-    # Only the middle differs, which the classifier never reads: same verdict, no second classification.
+    decider.decide(view(ask + log + "level=INFO\n" + log + ask), session)
+    assert counting.calls == 1  # the same paste again: cached
+    # Only the middle differs: a request hidden there past the window is read (issue 12), so it counts.
     decider.decide(view(ask + log + "level=WARN\n" + log + ask), session)
-    assert counting.calls == 1
-    decider.decide(view("and " + ask + log + "level=WARN\n" + log + ask), session)
     assert counting.calls == 2
