@@ -20,6 +20,9 @@ COMMAND_MODULES = (
     "proxy.commands.policy",
     "proxy.commands.provenance",
     "proxy.commands.admin",
+    "proxy.commands.triage",
+    "proxy.commands.replay",
+    "proxy.commands.export",
 )
 
 

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 
 from proxy.config import Settings
-from proxy.console import routes_admin, routes_events, routes_triage
+from proxy.console import routes_admin, routes_events, routes_export, routes_policy, routes_triage
 from proxy.console.auth import Authenticator, Caller, requires
+from proxy.console.schemas import ERROR_RESPONSES
 from proxy.console.settings import ConsoleSettings
 from proxy.store.api_keys import load_or_create_salt
 from proxy.store.db import shared_engine
@@ -33,8 +34,8 @@ def create_console_app(settings: Settings, console: ConsoleSettings | None = Non
     app.state.settings = settings
     app.state.salt = load_or_create_salt(engine, settings.key_salt)
     app.state.authenticator = Authenticator(engine, app.state.salt, console)
-    for module in (routes_events, routes_triage, routes_admin):
-        app.include_router(module.router, prefix=API_PREFIX)
+    for module in (routes_events, routes_export, routes_triage, routes_policy, routes_admin):
+        app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
     @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
     def openapi(request: Request, _: Annotated[Caller, Depends(requires("viewer"))]) -> dict[str, Any]:

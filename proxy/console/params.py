@@ -30,7 +30,7 @@ def parse_time(value: str | None) -> datetime | None:
             return datetime.now(UTC) - delta
         parsed = datetime.fromisoformat(value)
     except (ValueError, OverflowError):
-        raise HTTPException(422, "time must be ISO 8601 or a duration like 7d") from None
+        raise HTTPException(400, "time must be ISO 8601 or a duration like 7d") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
@@ -48,7 +48,9 @@ def event_filter(
     label: Name = None,
     policy_rule: Name = None,
     q: Annotated[
-        str | None, Query(min_length=1, max_length=500, description="text in the instruction or completion")
+        str | None,
+        # NUL is no text anyone searches for, and PostgreSQL refuses it in a string.
+        Query(min_length=1, max_length=500, pattern=r"^[^\x00]+$", description="text in the instruction or completion"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventFilter:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from proxy.siem.feed import JsonlSink, SiemFeed
 from proxy.store.db import create_db_engine
 from proxy.store.migrate import upgrade
-from proxy.store.models import EventRow
 from proxy.store.triage import add_verdict
+from tests.unit.stored_events import event_row
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -47,34 +47,11 @@ class Flaky:
 
 
 def _store(engine: Engine, seq: int, decision: str) -> str:
-    event_id = f"00000000-0000-7000-8000-{seq:012d}"
+    row = event_row(seq, T0, decision)
     with Session(engine) as session:
-        session.add(
-            EventRow(
-                id=event_id,
-                ts=T0 + timedelta(seconds=seq),
-                method="POST",
-                path="/v1/messages",
-                vendor="anthropic",
-                endpoint="messages",
-                principal="alice",
-                team="ml",
-                tool="claude-code",
-                client_addr="10.0.0.7",
-                stream=False,
-                turn_count=1,
-                decision=decision,
-                use_label="eval_task_generation",
-                scores={},
-                rule_hits=[],
-                policy_rule=f"{decision}-rule",
-                outcome="completed",
-                output_truncated=False,
-                seq=seq,
-            )
-        )
+        session.add(row)
         session.commit()
-    return event_id
+        return row.id
 
 
 def _uids(records: Sequence[dict[str, Any]]) -> list[str]:

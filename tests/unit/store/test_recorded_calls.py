@@ -15,11 +15,12 @@ from proxy.policy import DEFAULT_POLICY_PATH, load_policy
 from proxy.replay import replay
 from proxy.store.db import create_db_engine
 from proxy.store.migrate import upgrade
-from proxy.store.models import EventBodyRow, EventRow
+from proxy.store.models import EventBodyRow
 from proxy.store.recorded_calls import recorded_calls, settled_verdicts
 from proxy.store.rows import compress
 from proxy.store.triage import add_verdict
 from proxy.triage_examples import examples
+from tests.unit.stored_events import event_row
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 EVAL = "Generate 200 SWE-bench style evaluation tasks with hidden tests and a grader script, as JSONL"
@@ -38,28 +39,9 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def _store(
     session: Session, n: int, instruction: str | None, decision: str, label: str, scores: dict[str, float]
 ) -> str:
-    event_id = f"00000000-0000-7000-8000-{n:012d}"
-    session.add(
-        EventRow(
-            id=event_id,
-            ts=T0 + timedelta(minutes=n),
-            method="POST",
-            path="/v1/messages",
-            vendor="anthropic",
-            endpoint="messages",
-            principal="alice",
-            team="ml",
-            tool="claude-code",
-            stream=False,
-            turn_count=1,
-            decision=decision,
-            use_label=label,
-            scores=scores,
-            rule_hits=[],
-            outcome="completed",
-            output_truncated=False,
-        )
-    )
+    row = event_row(n, T0, decision, use_label=label, scores=scores, ts=T0 + timedelta(minutes=n))
+    session.add(row)
+    event_id = row.id
     session.flush()  # the body row refers to the event
     if instruction is not None:
         session.add(EventBodyRow(event_id=event_id, instruction=compress(instruction), created_at=T0))
