@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from proxy.console.auth import Caller, requires
-from proxy.console.params import TIME_PATTERN, parse_time
+from proxy.console.params import NO_NUL, TIME_PATTERN, parse_time
 from proxy.console.routes_events import log_access
 from proxy.policy import PolicyError, parse_policy
 from proxy.replay import replay
@@ -21,7 +21,7 @@ TimeText = Annotated[str | None, Field(max_length=40, pattern=TIME_PATTERN)]
 
 
 class ReplayRequest(BaseModel):
-    policy: str = Field(min_length=1, max_length=200_000, description="The candidate policy file (YAML)")
+    policy: str = Field(min_length=1, max_length=200_000, pattern=NO_NUL, description="The candidate policy (YAML)")
     since: TimeText = "7d"
     until: TimeText = None
 

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from proxy.console.auth import Caller, requires
-from proxy.console.params import NAME_PATTERN, Time, event_filter, parse_time
+from proxy.console.params import NAME_PATTERN, NO_NUL, Time, event_filter, parse_time
 from proxy.console.routes_events import log_access
 from proxy.console.schemas import EventOut, Verdict, VerdictOut
 from proxy.store.console_session import read_session
@@ -30,7 +30,7 @@ Auditor = Annotated[Caller, Depends(requires("auditor"))]
 
 class NewVerdict(BaseModel):
     verdict: Verdict
-    note: str | None = Field(default=None, max_length=10_000)
+    note: str | None = Field(default=None, max_length=10_000, pattern=NO_NUL)
 
 
 @router.get("", response_model=list[EventOut])
