@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from proxy.adapters import ADAPTERS
 from proxy.admin_app import create_admin_app
 from proxy.config import Settings, get_settings
+from proxy.console.app import create_console_app
 from proxy.decider import PolicyDecider
 from proxy.forward import UpstreamPool
 from proxy.handler import ProxyHandler, Receive, Scope, Send
@@ -110,7 +111,8 @@ class ProvenanceProxyApp:
             self.metrics,
         )
         self.api = self._build_api()
-        self.admin = create_admin_app(self.metrics)  # served on the admin listener
+        # Served on the admin listener: metrics, and the security console on the same database.
+        self.admin = create_admin_app(self.metrics, create_console_app(settings))
 
     def _build_api(self) -> FastAPI:
         @asynccontextmanager

@@ -32,6 +32,9 @@ COMMAND_MODULES = (
     "proxy.commands.provenance",
     "proxy.commands.admin",
     "proxy.commands.exclude",
+    "proxy.commands.triage",
+    "proxy.commands.replay",
+    "proxy.commands.export",
 )
 
 

@@ -17,6 +17,7 @@ from proxy.config import Settings
 from proxy.console import create_console_app
 from proxy.console.settings import ConsoleSettings
 from proxy.logs import configure_logging
+from proxy.siem.feed import feed_from_settings
 from proxy.store.access_log import AccessEntry, append
 from proxy.store.admin_tokens import ROLES, create_token, list_tokens, revoke_token
 from proxy.store.api_keys import AmbiguousKey, load_or_create_salt
@@ -41,15 +42,24 @@ def admin_group(ctx: click.Context, host: str | None, port: int | None) -> None:
     if settings.migrate_on_start:
         upgrade(settings.database_url)
     app = create_console_app(settings, console)
-    uvicorn.run(
-        app,
-        host=host or console.admin_host,
-        port=port or console.admin_port,
-        log_level=settings.log_level,
-        access_log=False,
-        proxy_headers=False,  # SSO headers are believed from trusted peers only, judged on the real address
-        server_header=False,
+    feed = feed_from_settings(
+        app.state.engine, console.siem_file, console.siem_webhook_url, console.siem_poll_interval_s
     )
+    if feed is not None:
+        feed.start()
+    try:
+        uvicorn.run(
+            app,
+            host=host or console.admin_host,
+            port=port or console.admin_port,
+            log_level=settings.log_level,
+            access_log=False,
+            proxy_headers=False,  # SSO headers are believed from trusted peers only, judged on the real address
+            server_header=False,
+        )
+    finally:
+        if feed is not None:
+            feed.stop()
 
 
 @admin_group.group("tokens")
@@ -71,7 +81,7 @@ def create_command(name: str, role: str, expires: str | None, database_url: str 
     salt = load_or_create_salt(engine, settings.key_salt)
     with open_session(url) as session:
         issued = create_token(session, salt, name, role, expires_at)
-    append(engine, AccessEntry(_cli_actor(), "admin", "token_create", issued.id, None, {"name": name, "role": role}))
+    append(engine, AccessEntry(cli_actor(), "admin", "token_create", issued.id, None, {"name": name, "role": role}))
     click.echo(
         f"token {issued.id} for {name} ({role})"
         f"{f', expires {_when(expires_at)} UTC' if expires_at else ''}: shown once, not retrievable later",
@@ -113,11 +123,11 @@ def revoke_command(token_id: str, database_url: str | None) -> None:
             raise click.ClickException(str(exc)) from None
     if row is None:
         raise click.ClickException(f"no token {token_id}")
-    append(shared_engine(url), AccessEntry(_cli_actor(), "admin", "token_revoke", row.id))
+    append(shared_engine(url), AccessEntry(cli_actor(), "admin", "token_revoke", row.id))
     click.echo(f"revoked token {row.id} ({row.name}, {row.role})")
 
 
-def _cli_actor() -> str:
+def cli_actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):

@@ -76,22 +76,42 @@ def migrate_command(database_url: str | None) -> None:
     click.echo(f"{display_url(url)}: schema at revision {current_revision(url)}")
 
 
-@click.group("events", invoke_without_command=True)
-@click.option("--user", "principal", help="Principal: user name, or vk:… fingerprint of a vendor key.")
-@click.option("--team")
-@click.option("--tool", help="claude-code, codex-cli, gemini-cli, anthropic-sdk, …")
-@click.option("--vendor", type=click.Choice(VENDORS))
-@click.option("--model")
-@click.option("--session", help="The client's session id.")
-@click.option("--since", help="ISO time, or a duration back from now (2h, 7d).")
-@click.option("--until", help="ISO time, or a duration back from now.")
-@click.option(
-    "--outcome", type=click.Choice(["completed", "client_disconnected", "upstream_error", "blocked", "rejected"])
+# The filters of `provproxy events` and `provproxy events export` (the console API's are in proxy/console).
+_FILTER_OPTIONS = (
+    click.option("--user", "principal", help="Principal: user name, or vk:… fingerprint of a vendor key."),
+    click.option("--team"),
+    click.option("--tool", help="claude-code, codex-cli, gemini-cli, anthropic-sdk, …"),
+    click.option("--vendor", type=click.Choice(VENDORS)),
+    click.option("--model"),
+    click.option("--session", help="The client's session id."),
+    click.option("--since", help="ISO time, or a duration back from now (2h, 7d)."),
+    click.option("--until", help="ISO time, or a duration back from now."),
+    click.option(
+        "--outcome", type=click.Choice(["completed", "client_disconnected", "upstream_error", "blocked", "rejected"])
+    ),
+    click.option("--decision", type=click.Choice(["allow", "flag", "block"])),
+    click.option("--label", help="Use label, e.g. eval_task_generation."),
+    click.option("--policy-rule", help="The policy rule that decided, e.g. block-eval-generation."),
+    click.option("--text", help="Text in the instruction or the completion (full-text search)."),
 )
-@click.option("--decision", type=click.Choice(["allow", "flag", "block"]))
-@click.option("--label", help="Use label, e.g. eval_task_generation.")
-@click.option("--policy-rule", help="The policy rule that decided, e.g. block-eval-generation.")
-@click.option("--text", help="Text in the instruction or the completion (full-text search).")
+
+
+def filter_options(function: Any) -> Any:
+    for option in reversed(_FILTER_OPTIONS):
+        function = option(function)
+    return function
+
+
+def event_filter(filters: dict[str, Any]) -> EventFilter:
+    """The EventFilter for the filter options' values (times parsed)."""
+    for key in ("since", "until"):
+        if filters.get(key):
+            filters[key] = parse_time(filters[key])
+    return EventFilter(**filters)
+
+
+@click.group("events", invoke_without_command=True)
+@filter_options
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--offset", type=int, default=0)
 @click.option("--json", "output", flag_value="json", help="One JSON array.")
@@ -103,11 +123,8 @@ def events_group(ctx: click.Context, output: str | None, database_url: str | Non
     ctx.ensure_object(dict)["database_url"] = database_url
     if ctx.invoked_subcommand is not None:
         return
-    for key in ("since", "until"):
-        if filters[key]:
-            filters[key] = parse_time(filters[key])
     with open_session(chosen_database(database_url)) as session:
-        rows = list_events(session, EventFilter(**filters))
+        rows = list_events(session, event_filter(filters))
     if output == "json":
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
     elif output == "csv":

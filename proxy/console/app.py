@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 
 from proxy.config import Settings
-from proxy.console import routes_admin, routes_events, routes_triage
+from proxy.console import routes_admin, routes_events, routes_export, routes_policy, routes_triage
 from proxy.console.auth import Authenticator, Caller, requires
+from proxy.console.schemas import ERROR_RESPONSES
 from proxy.console.settings import ConsoleSettings
+from proxy.principals import salt_cache_file
 from proxy.store.api_keys import load_or_create_salt
 from proxy.store.db import shared_engine
 
@@ -31,10 +33,10 @@ def create_console_app(settings: Settings, console: ConsoleSettings | None = Non
     engine = shared_engine(settings.database_url, settings.database_busy_timeout_ms)
     app.state.engine = engine
     app.state.settings = settings
-    app.state.salt = load_or_create_salt(engine, settings.key_salt)
+    app.state.salt = load_or_create_salt(engine, settings.key_salt, salt_cache_file(settings))
     app.state.authenticator = Authenticator(engine, app.state.salt, console)
-    for module in (routes_events, routes_triage, routes_admin):
-        app.include_router(module.router, prefix=API_PREFIX)
+    for module in (routes_events, routes_export, routes_triage, routes_policy, routes_admin):
+        app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
     @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
     def openapi(request: Request, _: Annotated[Caller, Depends(requires("viewer"))]) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from proxy.store.event_query import EventFilter
 # @ : + = - with single dots or slashes between them. No quotes, no "..", nothing a query could misread.
 NAME_PATTERN = r"^[\w@:+=-]+([./][\w@:+=-]+)*$"
 TIME_PATTERN = r"^[0-9][0-9A-Za-z:.+-]*$"
+# Free text sent in a body or q=: anything but NUL, which no one types and PostgreSQL cannot store.
+NO_NUL = r"^[^\x00]*$"
 Name = Annotated[str | None, Query(max_length=255, pattern=NAME_PATTERN)]
 Time = Annotated[
     str | None,
@@ -30,7 +32,7 @@ def parse_time(value: str | None) -> datetime | None:
             return datetime.now(UTC) - delta
         parsed = datetime.fromisoformat(value)
     except (ValueError, OverflowError):
-        raise HTTPException(422, "time must be ISO 8601 or a duration like 7d") from None
+        raise HTTPException(400, "time must be ISO 8601 or a duration like 7d") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
@@ -48,7 +50,9 @@ def event_filter(
     label: Name = None,
     policy_rule: Name = None,
     q: Annotated[
-        str | None, Query(min_length=1, max_length=500, description="text in the instruction or completion")
+        str | None,
+        # NUL is no text anyone searches for, and PostgreSQL refuses it in a string.
+        Query(min_length=1, max_length=500, pattern=NO_NUL, description="text in the instruction or completion"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventFilter:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 
 from proxy.console.auth import Caller, requires
+from proxy.console.params import NO_NUL
 from proxy.console.routes_events import log_access
 from proxy.console.schemas import IssuedTokenOut, TokenOut
 from proxy.console.settings import Role
@@ -22,14 +23,14 @@ TokenId = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class NewToken(BaseModel):
-    name: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=255, pattern=NO_NUL)
     role: Role
     expires_at: datetime | None = None
 
 
 class NewKey(BaseModel):
-    user: str = Field(min_length=1, max_length=255)
-    team: str | None = Field(default=None, max_length=255)
+    user: str = Field(min_length=1, max_length=255, pattern=NO_NUL)
+    team: str | None = Field(default=None, max_length=255, pattern=NO_NUL)
     expires_at: datetime | None = None
 
 

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from proxy.console.auth import Caller, requires
-from proxy.console.params import NAME_PATTERN, event_filter
+from proxy.console.params import NAME_PATTERN, NO_NUL, Time, event_filter, parse_time
 from proxy.console.routes_events import log_access
 from proxy.console.schemas import EventOut, Verdict, VerdictOut
 from proxy.store.console_session import read_session
+from proxy.store.db import Database
 from proxy.store.event_query import EventFilter
+from proxy.store.recorded_calls import settled_verdicts
 from proxy.store.triage import add_verdict, open_flags, verdicts_for
+from proxy.triage_examples import examples
+
+JSONL = "application/x-ndjson"
 
 router = APIRouter(prefix="/triage")
 Auditor = Annotated[Caller, Depends(requires("auditor"))]
@@ -21,7 +30,7 @@ Auditor = Annotated[Caller, Depends(requires("auditor"))]
 
 class NewVerdict(BaseModel):
     verdict: Verdict
-    note: str | None = Field(default=None, max_length=10_000)
+    note: str | None = Field(default=None, max_length=10_000, pattern=NO_NUL)
 
 
 @router.get("", response_model=list[EventOut])
@@ -29,6 +38,24 @@ def queue(request: Request, f: Annotated[EventFilter, Depends(event_filter)], _:
     """Flagged calls without a settling verdict (benign or violation), newest first."""
     with read_session(request.app.state.engine) as session:
         return open_flags(session, f)
+
+
+@router.get(
+    "/examples",
+    response_class=StreamingResponse,
+    responses={200: {"content": {JSONL: {}}, "description": "one labelled example per line"}},
+)
+def labelled_examples(request: Request, caller: Auditor, since: Time = None) -> StreamingResponse:
+    """Settled verdicts as labelled examples in ``provproxy classify`` input format (JSONL, streamed)."""
+    after = parse_time(since)
+    log_access(request, caller, "export_examples", None, since=since)
+    return StreamingResponse(_example_lines(request.app.state.engine, after), media_type=JSONL)
+
+
+def _example_lines(engine: Database, since: datetime | None) -> Iterator[bytes]:
+    with read_session(engine) as session:
+        for row in examples(settled_verdicts(session, since)):
+            yield orjson.dumps(row) + b"\n"
 
 
 @router.post("/{event_id}", response_model=list[VerdictOut], status_code=201)

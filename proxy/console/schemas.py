@@ -130,3 +130,20 @@ class IssuedTokenOut(BaseModel):
     id: str
     prefix: str
     token: str
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+# The refusals every route may answer (422, FastAPI's validation error, is documented by FastAPI).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (400, "a value the route cannot use (a bad cursor, a broken policy)"),
+        (401, "no valid credential"),
+        (403, "the role is too low"),
+        (404, "no such resource"),
+        (409, "the id matches more than one"),
+    )
+}

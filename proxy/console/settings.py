@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -22,3 +23,7 @@ class ConsoleSettings(BaseSettings):
     # SSO user → role; users not listed get console_sso_default_role (None: refused).
     console_sso_roles: dict[str, Role] = Field(default_factory=dict)
     console_sso_default_role: Role | None = None
+    # SIEM feed (blocked and flagged calls, triage verdicts as OCSF JSON): a JSONL file, a webhook, or both.
+    siem_file: Path | None = None
+    siem_webhook_url: str | None = None
+    siem_poll_interval_s: float = Field(default=1.0, gt=0)

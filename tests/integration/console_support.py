@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +36,50 @@ def run_cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedP
     )
 
 
+class WebhookReceiver:
+    """A SIEM webhook on loopback that refuses its first ``failures`` deliveries with 503 (so the
+    feed must retry) and keeps the records of every accepted one."""
+
+    def __init__(self, failures: int = 1) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.refused = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                if receiver.refused < failures:
+                    receiver.refused += 1
+                    self.send_response(503)
+                else:
+                    receiver.records.extend(json.loads(body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/siem"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 @dataclass
 class ConsoleStack:
     proxy: ProxyProcess
     url: str
     process: subprocess.Popen[bytes]
+    admin_env: dict[str, str]
+    webhook: WebhookReceiver
     tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def siem_file(self) -> Path:
+        return self.proxy.workdir / "siem.jsonl"
 
     @property
     def env(self) -> dict[str, str]:
@@ -72,34 +112,28 @@ class ConsoleStack:
             self.process.terminate()
             self.process.wait(timeout=15)
 
+    def restart(self) -> None:
+        """Stop ``provproxy admin`` and start it again on the same port and database."""
+        self.stop()
+        self.process = _launch_admin(self.admin_env, self.proxy.workdir, self.url)
+
 
 def start_console(factory: ProxyFactory, database_url: str) -> ConsoleStack:
     proxy = factory(database_url=database_url)
     port = free_port()
+    webhook = WebhookReceiver()
     env = {
         **proxy.env,
         "PROVPROXY_ADMIN_PORT": str(port),
         "PROVPROXY_CONSOLE_SSO_HEADER": SSO_HEADER,
         "PROVPROXY_CONSOLE_TRUSTED_NETWORKS": f'["{TRUSTED_PEER}/32"]',
         "PROVPROXY_CONSOLE_SSO_ROLES": '{"sso-viewer@example.com": "viewer"}',
+        "PROVPROXY_SIEM_FILE": str(proxy.workdir / "siem.jsonl"),
+        "PROVPROXY_SIEM_WEBHOOK_URL": webhook.url,
+        "PROVPROXY_SIEM_POLL_INTERVAL_S": "0.1",
     }
-    log = (proxy.workdir / f"admin-{port}.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "proxy", "admin"], env=env, cwd=proxy.workdir, stdout=log, stderr=subprocess.STDOUT
-    )
-    stack = ConsoleStack(proxy, f"http://127.0.0.1:{port}", process)
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"provproxy admin exited with {process.returncode}")
-        try:
-            if httpx.get(stack.url + "/api/v1/events", timeout=1).status_code == 401:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("provproxy admin did not start")
-        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    stack = ConsoleStack(proxy, url, _launch_admin(env, proxy.workdir, url), env, webhook)
     for role in ("viewer", "auditor", "admin"):
         stack.tokens[role] = stack.issue_token(f"{role}-person", role)
     stack.tokens["expired"] = stack.issue_token("gone", "admin", "--expires", "2020-01-01T00:00:00")
@@ -109,6 +143,25 @@ def start_console(factory: ProxyFactory, database_url: str) -> ConsoleStack:
     assert stack.cli("admin", "tokens", "revoke", revoked_id).returncode == 0
     stack.tokens["revoked"] = revoked
     return stack
+
+
+def _launch_admin(env: dict[str, str], workdir: Path, url: str) -> subprocess.Popen[bytes]:
+    log = (workdir / f"admin-{url.rsplit(':', 1)[1]}.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "proxy", "admin"], env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"provproxy admin exited with {process.returncode}")
+        try:
+            if httpx.get(url + "/api/v1/events", timeout=1).status_code == 401:
+                return process
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("provproxy admin did not start")
+        time.sleep(0.05)
 
 
 def wait_for(predicate: Any, timeout: float = 15.0, what: str = "condition") -> Any:
@@ -141,4 +194,5 @@ def console_stack_fixture(
     console = start_console(factory, url)
     yield console
     console.stop()
+    console.webhook.close()
     factory.stop_all()

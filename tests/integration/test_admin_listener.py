@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import httpx
 import pytest
 
@@ -34,3 +37,22 @@ def test_admin_listener_serves_metrics_and_health(shared_proxy: ProxyProcess, fa
     # The admin listener is not a second way into the proxy.
     assert httpx.post(shared_proxy.admin_url + "/v1/messages", json=MESSAGES_BODY).status_code == 404
     assert httpx.get(shared_proxy.admin_url + "/openapi.json").status_code == 404
+
+
+def test_serve_mounts_the_console_on_the_admin_listener(shared_proxy: ProxyProcess) -> None:
+    """`provproxy serve` alone gives the security team its console: on the admin port, never anonymous."""
+    created = subprocess.run(
+        [sys.executable, "-m", "proxy", "admin", "tokens", "create", "--name", "alice", "--role", "viewer"],
+        env=shared_proxy.env,
+        cwd=shared_proxy.workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip().splitlines()[-1]
+    events = shared_proxy.admin_url + "/api/v1/events"
+    assert httpx.get(events).status_code == 401
+    answer = httpx.get(events, headers={"authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and "events" in answer.json()
+    assert httpx.get(shared_proxy.url + "/api/v1/events").status_code == 404  # never on the proxy port

@@ -1,0 +1,93 @@
+"""What the SIEM feed sends, read from the database after a persisted cursor.
+
+Blocked and flagged calls are taken in chain order (``seq``, assigned when a call is sealed and
+never reused) and triage verdicts in the order they were appended (``id``). The cursor is kept in
+the ``settings`` table, one per sink, and moved only after that sink took a batch, so a restart resumes where
+delivery stopped: nothing is lost, and a batch cut short by a crash is sent again (receivers
+deduplicate on the record's uid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from proxy.store.console_models import TriageVerdictRow
+from proxy.store.db import Database
+from proxy.store.event_query import event_dict
+from proxy.store.models import EventRow, SettingRow
+
+CURSOR_KEYS = ("siem_events_seq:", "siem_verdicts_id:")  # + the sink's name: each sink has its own place
+FLAGGED = ("flag", "block")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedBatch:
+    events: list[dict[str, Any]]  # blocked/flagged calls, as event dicts
+    verdicts: list[dict[str, Any]]  # triage verdicts, with the judged call's principal and decision
+    events_cursor: int
+    verdicts_cursor: int
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.verdicts)
+
+
+def next_batch(engine: Database, sink: str, limit: int) -> FeedBatch:
+    """Up to ``limit`` calls and ``limit`` verdicts after the cursors of ``sink``."""
+    with Session(engine) as session:
+        after_seq = _cursor(session, CURSOR_KEYS[0] + sink)
+        after_id = _cursor(session, CURSOR_KEYS[1] + sink)
+        calls = session.scalars(
+            select(EventRow)
+            .where(EventRow.seq > after_seq, EventRow.decision.in_(FLAGGED))
+            .order_by(EventRow.seq)
+            .limit(limit)
+        ).all()
+        judged = session.execute(
+            select(TriageVerdictRow, EventRow.principal, EventRow.decision, EventRow.use_label)
+            .join(EventRow, EventRow.id == TriageVerdictRow.event_id)
+            .where(TriageVerdictRow.id > after_id)
+            .order_by(TriageVerdictRow.id)
+            .limit(limit)
+        ).all()
+        verdicts = [
+            {
+                "id": row.id,
+                "event_id": row.event_id,
+                "verdict": row.verdict,
+                "note": row.note,
+                "actor": row.actor,
+                "ts": row.ts,
+                "principal": principal,
+                "decision": decision,
+                "use_label": label,
+            }
+            for row, principal, decision, label in judged
+        ]
+    return FeedBatch(
+        events=[event_dict(row) for row in calls],
+        verdicts=verdicts,
+        events_cursor=max((int(row.seq or 0) for row in calls), default=after_seq),
+        verdicts_cursor=max((row.id for row, *_ in judged), default=after_id),
+    )
+
+
+def mark_delivered(engine: Database, sink: str, batch: FeedBatch) -> None:
+    """Move the cursors of ``sink`` past ``batch`` (only ever forward)."""
+    with Session(engine) as session:
+        for prefix, value in zip(CURSOR_KEYS, (batch.events_cursor, batch.verdicts_cursor), strict=True):
+            key = prefix + sink
+            row = session.get(SettingRow, key)
+            if row is None:
+                session.add(SettingRow(key=key, value=str(value)))
+            elif int(row.value) < value:
+                row.value = str(value)
+        session.commit()
+
+
+def _cursor(session: Session, key: str) -> int:
+    row = session.get(SettingRow, key)
+    return int(row.value) if row is not None else 0
