@@ -76,9 +76,7 @@ def upgrade() -> None:
 
     op.create_table(
         "event_bodies",
-        sa.Column(
-            "event_id", sa.String(36), sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
-        ),
+        sa.Column("event_id", sa.String(36), sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("request_body", sa.LargeBinary()),
         sa.Column("instruction", sa.Text()),
         sa.Column("completion_text", sa.LargeBinary()),

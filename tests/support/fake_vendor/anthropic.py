@@ -97,9 +97,7 @@ class AnthropicMessages:
             content.append({"type": "thinking", "thinking": reply.thinking, "signature": FAKE_SIGNATURE})
         if reply.tool_call is not None:
             call = reply.tool_call
-            content.append(
-                {"type": "tool_use", "id": call.call_id, "name": call.name, "input": call.arguments}
-            )
+            content.append({"type": "tool_use", "id": call.call_id, "name": call.name, "input": call.arguments})
         else:
             content.append({"type": "text", "text": reply.text})
         return {

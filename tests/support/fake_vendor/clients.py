@@ -21,12 +21,8 @@ def sdk_clients(
     Retries are off by default so an error scenario costs one request, not three.
     """
     root = base_url.rstrip("/")
-    anthropic_client = anthropic.Anthropic(
-        base_url=root, api_key=api_key, max_retries=max_retries, timeout=timeout
-    )
-    openai_client = openai.OpenAI(
-        base_url=root + "/v1", api_key=api_key, max_retries=max_retries, timeout=timeout
-    )
+    anthropic_client = anthropic.Anthropic(base_url=root, api_key=api_key, max_retries=max_retries, timeout=timeout)
+    openai_client = openai.OpenAI(base_url=root + "/v1", api_key=api_key, max_retries=max_retries, timeout=timeout)
     http_options = types.HttpOptions(
         base_url=root,
         api_version=genai_api_version,

@@ -47,10 +47,7 @@ def _tools(body: dict[str, Any]) -> list[ToolSpec]:
 def _lower_types(schema: Any) -> Any:
     """Gemini's own Schema spells types in capitals (``OBJECT``); JSON schema uses lower case."""
     if isinstance(schema, dict):
-        return {
-            k: (v.lower() if k == "type" and isinstance(v, str) else _lower_types(v))
-            for k, v in schema.items()
-        }
+        return {k: (v.lower() if k == "type" and isinstance(v, str) else _lower_types(v)) for k, v in schema.items()}
     if isinstance(schema, list):
         return [_lower_types(item) for item in schema]
     return schema
@@ -74,9 +71,7 @@ class GeminiGenerate:
         texts = [str(p["text"]) for p in parts if "text" in p]
         responses = [p["functionResponse"] for p in parts if "functionResponse" in p]
         config = body.get("generationConfig") or body.get("generation_config") or {}
-        schema = (
-            config.get("responseJsonSchema") or config.get("responseSchema") or config.get("response_schema")
-        )
+        schema = config.get("responseJsonSchema") or config.get("responseSchema") or config.get("response_schema")
         mime = config.get("responseMimeType") or config.get("response_mime_type") or ""
         model = path.rsplit("/models/", 1)[-1].split(":", 1)[0]
         return Turn(
@@ -99,9 +94,7 @@ class GeminiGenerate:
         else:
             parts.append({"text": reply.text})
         return {
-            "candidates": [
-                {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
-            ],
+            "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
             "usageMetadata": _usage(turn, reply.output_tokens),
             "modelVersion": turn.model,
             "responseId": uuid.uuid4().hex[:22],

@@ -97,9 +97,7 @@ class OpenAIResponses:
         return builder.response("completed")
 
     def encoder(self, turn: Turn, body: Any, query: dict[str, list[str]]) -> ResponsesStream:
-        return ResponsesStream(
-            turn, include_encrypted="reasoning.encrypted_content" in (body.get("include") or [])
-        )
+        return ResponsesStream(turn, include_encrypted="reasoning.encrypted_content" in (body.get("include") or []))
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return error_body(status, message)
@@ -387,9 +385,7 @@ class ChatStream:
     def closing(self) -> bytes:
         frames = self._chunk({}, self.finish_reason)
         if self.include_usage:
-            frames += sse(
-                self._envelope(choices=[], usage=_chat_usage(self.turn, max(1, self.output_tokens)))
-            )
+            frames += sse(self._envelope(choices=[], usage=_chat_usage(self.turn, max(1, self.output_tokens))))
         return frames + sse("[DONE]")
 
     def error(self, message: str) -> bytes:

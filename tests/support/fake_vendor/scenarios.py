@@ -165,9 +165,7 @@ def _command_arguments(tool: ToolSpec) -> dict[str, Any]:
     required: list[str] = tool.parameters.get("required", []) or []
     field_name = next((n for n in COMMAND_FIELD_NAMES if n in props), None)
     if field_name is None:
-        field_name = next(
-            (n for n in required if props.get(n, {}).get("type") in ("string", "array")), "command"
-        )
+        field_name = next((n for n in required if props.get(n, {}).get("type") in ("string", "array")), "command")
     args: dict[str, Any] = {n: sample_for_schema(props.get(n), n) for n in required if n != field_name}
     if props.get(field_name, {}).get("type") == "array":
         args[field_name] = ["bash", "-lc", FAKE_TOOL_COMMAND]

@@ -32,9 +32,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-GEMINI_PATH = re.compile(
-    r"/(v1beta|v1alpha|v1)/models/([^/:]+):(generateContent|streamGenerateContent|countTokens)$"
-)
+GEMINI_PATH = re.compile(r"/(v1beta|v1alpha|v1)/models/([^/:]+):(generateContent|streamGenerateContent|countTokens)$")
 GENERATIONS: dict[str, Generation] = {
     "/v1/messages": AnthropicMessages(),
     "/v1/responses": OpenAIResponses(),
@@ -203,9 +201,7 @@ class FakeVendorApp:
         finally:
             await conn.close()
 
-    async def _json(
-        self, conn: Connection, status: int, payload: Any, headers: dict[str, str] | None = None
-    ) -> None:
+    async def _json(self, conn: Connection, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
         await conn.start(status, {"content-type": "application/json", **(headers or {})})
         await conn.end(data)
@@ -216,9 +212,7 @@ class FakeVendorApp:
             await self._json(conn, 200, [asdict(r) for r in self.state.requests])
         elif action == "count" and request.method == "GET":
             suffix = request.query.get("path_suffix", [None])[0]
-            await self._json(
-                conn, 200, {"count": self.state.count(suffix), "disconnects": self.state.disconnects}
-            )
+            await self._json(conn, 200, {"count": self.state.count(suffix), "disconnects": self.state.disconnects})
         elif action == "reset" and request.method == "POST":
             self.state.reset()
             await self._json(conn, 200, {"ok": True})
@@ -257,33 +251,23 @@ class FakeVendorApp:
         headers, query = request.headers, request.query
         if "x-goog-api-key" in headers or "key" in query or "/v1beta/" in request.path:
             methods = ["generateContent", "streamGenerateContent", "countTokens"]
-            models = [
-                {"name": f"models/{m}", "supportedGenerationMethods": methods} for m in MODEL_IDS["gemini"]
-            ]
+            models = [{"name": f"models/{m}", "supportedGenerationMethods": methods} for m in MODEL_IDS["gemini"]]
             await self._json(conn, 200, {"models": models})
         elif "anthropic-version" in headers or "x-api-key" in headers:
             ids = MODEL_IDS["anthropic"]
-            data = [
-                {"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
-                for m in ids
-            ]
+            data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in ids]
             payload = {"data": data, "has_more": False, "first_id": ids[0], "last_id": ids[-1]}
             await self._json(conn, 200, payload, {"request-id": _request_id()})
         else:
             models_list: list[dict[str, Any]] = [
-                {"id": m, "object": "model", "created": 1735689600, "owned_by": "fake"}
-                for m in MODEL_IDS["openai"]
+                {"id": m, "object": "model", "created": 1735689600, "owned_by": "fake"} for m in MODEL_IDS["openai"]
             ]
-            await self._json(
-                conn, 200, {"object": "list", "data": models_list}, {"x-request-id": _request_id()}
-            )
+            await self._json(conn, 200, {"object": "list", "data": models_list}, {"x-request-id": _request_id()})
 
     async def _generate(self, gen: Generation, request: RecordedRequest, conn: Connection) -> None:
         headers = {gen.request_id_header: _request_id()} if gen.request_id_header else {}
         if not isinstance(request.body, dict):
-            await self._json(
-                conn, 400, gen.error_body(400, "fake vendor: body is not a JSON object"), headers
-            )
+            await self._json(conn, 400, gen.error_body(400, "fake vendor: body is not a JSON object"), headers)
             return
         turn = gen.read_turn(request.body, request.path, request.query)
         try:
@@ -301,9 +285,7 @@ class FakeVendorApp:
         reply = plan_reply(gen.vendor_label, turn, scenario)
         if turn.stream:
             encoder = gen.encoder(turn, request.body, request.query)
-            await conn.start(
-                200, {"content-type": encoder.media_type, "cache-control": "no-cache", **headers}
-            )
+            await conn.start(200, {"content-type": encoder.media_type, "cache-control": "no-cache", **headers})
             conn.streaming = True
             await self._stream(encoder, reply, scenario, conn)
             return
@@ -312,9 +294,7 @@ class FakeVendorApp:
             return
         data = json.dumps(gen.render_json(turn, reply)).encode()
         if scenario.name == "drop":  # promise the whole body, send half, then close
-            await conn.start(
-                200, {"content-type": "application/json", "content-length": str(len(data)), **headers}
-            )
+            await conn.start(200, {"content-type": "application/json", "content-length": str(len(data)), **headers})
             await conn.write(data[: len(data) // 2])
             return
         await conn.start(200, {"content-type": "application/json", **headers})

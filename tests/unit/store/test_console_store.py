@@ -48,7 +48,7 @@ def test_a_token_works_until_revoked_or_expired_and_is_stored_only_hashed(engine
     [
         ("UPDATE access_log SET target = 'other' WHERE seq = 2", 2),
         ("DELETE FROM access_log WHERE seq = 2", 2),
-        ("UPDATE access_log SET detail = '{\"via\": \"sso\"}' WHERE seq = 3", 3),
+        ('UPDATE access_log SET detail = \'{"via": "sso"}\' WHERE seq = 3', 3),
     ],
 )
 def test_the_access_log_chain_names_the_first_edited_or_removed_entry(
