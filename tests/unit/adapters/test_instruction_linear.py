@@ -144,11 +144,11 @@ def _read_seconds(shape: Callable[[str], tuple[str, Any]], text: str, repeats: i
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_extraction_time_grows_linearly_with_hostile_input(pattern: str) -> None:
     """1, 4 and 16 MB of each hostile pattern through each adapter: 16 times the input may
-    cost at most ~3x the 16 that linear time allows (quadratic would be 256)."""
+    cost at most 4x the 16 that linear time allows (quadratic would be 256): room for a loaded machine."""
     make = PATTERNS[pattern]
     texts = {size: make(size * MB) for size in (1, 4, 16)}
     for name, shape in SHAPES.items():
         seconds = {size: _read_seconds(shape, text, 3 if size == 1 else 1) for size, text in texts.items()}
         floor = max(seconds[1], 0.002)  # below ~2 ms the timer's noise dominates the ratio
-        assert seconds[16] <= 48 * floor, f"{name}: {seconds}"
-        assert seconds[4] <= 16 * floor, f"{name}: {seconds}"
+        assert seconds[16] <= 64 * floor, f"{name}: {seconds}"
+        assert seconds[4] <= 20 * floor, f"{name}: {seconds}"

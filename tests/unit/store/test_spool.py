@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from proxy.store.spool import Position, Spool
 
@@ -22,10 +25,21 @@ def read_all(spool: Spool, segment: int) -> list[bytes]:
     return [payload for payload, _ in spool.read(segment)]
 
 
-def test_records_read_back_across_zero_filled_segments(tmp_path: Path) -> None:
+def test_records_read_back_across_zero_filled_segments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first spare is held back until segment 1 has its record: a spare ready before the
+    # first append would take it (the race this test once lost on a loaded machine).
+    first_append_done = threading.Event()
+    write_spare = Spool._write_spare
+
+    def spare_after_first_append(self: Spool) -> None:
+        first_append_done.wait(10)
+        write_spare(self)
+
+    monkeypatch.setattr(Spool, "_write_spare", spare_after_first_append)
     spool = Spool(tmp_path, SEGMENT_BYTES)
     assert spool.open() == []
     assert spool.append([b"before the spare"]) == (Position(1, 0), Position(1, 8 + 16))
+    first_append_done.set()
     wait_for_spare(spool)
     # Segment 1 was not zero-filled: the spool moves to the spare as soon as it is ready.
     first = [b"a" * 10, b"b" * 20_000]
