@@ -6,15 +6,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import click
 import uvicorn
+from fastapi import FastAPI
 
 from proxy.commands.store import chosen_database, database_url_option, parse_time
 from proxy.config import Settings
 from proxy.console import create_console_app
+from proxy.console.app import Lifespan
 from proxy.console.settings import ConsoleSettings
 from proxy.logs import configure_logging
 from proxy.siem.feed import feed_from_settings
@@ -41,25 +46,38 @@ def admin_group(ctx: click.Context, host: str | None, port: int | None) -> None:
     configure_logging(settings.log_level)
     if settings.migrate_on_start:
         upgrade(settings.database_url)
-    app = create_console_app(settings, console)
-    feed = feed_from_settings(
-        app.state.engine, console.siem_file, console.siem_webhook_url, console.siem_poll_interval_s
+    app = create_console_app(settings, console, lifespan=siem_feed_lifespan(console))
+    uvicorn.run(
+        app,
+        host=host or console.admin_host,
+        port=port or console.admin_port,
+        log_level=settings.log_level,
+        access_log=False,
+        proxy_headers=False,  # SSO headers are believed from trusted peers only, judged on the real address
+        server_header=False,
     )
-    if feed is not None:
-        feed.start()
-    try:
-        uvicorn.run(
-            app,
-            host=host or console.admin_host,
-            port=port or console.admin_port,
-            log_level=settings.log_level,
-            access_log=False,
-            proxy_headers=False,  # SSO headers are believed from trusted peers only, judged on the real address
-            server_header=False,
+
+
+def siem_feed_lifespan(console: ConsoleSettings) -> Lifespan:
+    """Run the SIEM feed while the app serves. It must stop inside the lifespan: after a SIGTERM,
+    uvicorn re-raises the signal once it has shut down, so code after ``uvicorn.run`` never runs,
+    and a feed killed between handing a batch over and moving its cursor sends that batch twice."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        feed = feed_from_settings(
+            app.state.engine, console.siem_file, console.siem_webhook_url, console.siem_poll_interval_s
         )
-    finally:
-        if feed is not None:
-            feed.stop()
+        if feed is None:
+            yield
+            return
+        feed.start()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(feed.stop)
+
+    return lifespan
 
 
 @admin_group.group("tokens")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -19,9 +21,15 @@ API_PREFIX = "/api/v1"
 API_VERSION = "1.0.0"
 
 
-def create_console_app(settings: Settings, console: ConsoleSettings | None = None) -> FastAPI:
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_console_app(
+    settings: Settings, console: ConsoleSettings | None = None, lifespan: Lifespan | None = None
+) -> FastAPI:
     """The console on the database of ``settings``. Its schema is itself behind authentication:
-    nothing, not even the list of routes, answers anonymously."""
+    nothing, not even the list of routes, answers anonymously. ``lifespan`` runs the console's
+    own background work (the SIEM feed) when it is served alone."""
     console = console or ConsoleSettings()
     app = FastAPI(
         title="Provenance Proxy console",
@@ -29,6 +37,7 @@ def create_console_app(settings: Settings, console: ConsoleSettings | None = Non
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     engine = shared_engine(settings.database_url, settings.database_busy_timeout_ms)
     app.state.engine = engine

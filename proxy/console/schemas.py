@@ -49,6 +49,10 @@ class EventOut(BaseModel):
     ttfb_ms: float | None
     request_sha256: str | None
     response_sha256: str | None
+    instruction_sha256: str | None
+    completion_sha256: str | None
+    thinking_sha256: str | None
+    record_version: int | None
     output_truncated: bool
     seq: int | None
     record_hash: str | None

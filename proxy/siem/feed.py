@@ -89,6 +89,7 @@ class SiemFeed:
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
         self._thread.join(timeout_s)
+        log.info("siem.feed_stopped", finished=not self._thread.is_alive())
 
     def deliver_once(self, sink: Sink) -> int:
         """Deliver the next batch to ``sink``; returns how many records went out (0: nothing new)."""

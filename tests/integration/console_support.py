@@ -82,6 +82,11 @@ class ConsoleStack:
         return self.proxy.workdir / "siem.jsonl"
 
     @property
+    def admin_log(self) -> str:
+        """What ``provproxy admin`` wrote (both runs, across a restart)."""
+        return (self.proxy.workdir / f"admin-{self.url.rsplit(':', 1)[1]}.log").read_text(errors="replace")
+
+    @property
     def env(self) -> dict[str, str]:
         return self.proxy.env
 

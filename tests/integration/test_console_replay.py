@@ -167,6 +167,10 @@ def test_siem_feed_sends_every_block_flag_and_verdict_once_across_a_restart(stac
     assert _post(stack, f"/api/v1/triage/{review_id}", verdict, "auditor").is_success
     # The console is down while a call is blocked; the feed catches up from the database once it is back.
     stack.stop()
+    # Stopped inside the app's lifespan: code after uvicorn.run never runs after a SIGTERM, and a
+    # feed killed between a delivery and its cursor move sends that batch again after the restart.
+    stopped = [line for line in stack.admin_log.splitlines() if '"siem.feed_stopped"' in line]
+    assert [orjson.loads(line)["finished"] for line in stopped] == [True]
     while_down = stack.call(f"{EVAL_TASKS} [[fake:text]]").headers["x-provenance-id"]
     stack.restart()
     wait_for(lambda: while_down in {e["id"] for e in stack.get("/api/v1/events", decision="block").json()["events"]})
