@@ -82,14 +82,19 @@ def provenance_group() -> None:
 @provenance_group.command("export")
 @click.argument("event_id")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--with-text",
+    is_flag=True,
+    help="Carry the stored instruction, completion and thinking texts (each checked against its sealed digest).",
+)
 @database_option
-def export_command(event_id: str, output: Path | None, database_url: str | None) -> None:
+def export_command(event_id: str, output: Path | None, with_text: bool, database_url: str | None) -> None:
     """Write a DSSE-enveloped in-toto attestation for one recorded call."""
     settings = get_settings()
     try:
         key = load_or_create_signing_key(settings.signing_key_file)
         engine = shared_engine(chosen_database(database_url))
-        envelope = export_attestation(engine, event_id, key)
+        envelope = export_attestation(engine, event_id, key, with_texts=with_text)
     except (AttestationError, SigningKeyError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
@@ -133,6 +138,10 @@ def verify_file_command(file: Path, public_keys: tuple[Path, ...]) -> None:
         f"  record seq {verified.seq} hash {verified.record_hash}, included in checkpoint size "
         f"{verified.tree_size} (key {verified.checkpoint_key_id}); envelope key {verified.envelope_key_id}"
     )
+    texts = predicate.get("texts") or {}
+    if texts:
+        carried = ", ".join(f"{name} ({len(text)} chars)" for name, text in texts.items())
+        click.echo(f"  carries {carried}, each matching the digest its record seals")
 
 
 @provenance_group.command("checkpoint")

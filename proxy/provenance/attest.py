@@ -8,7 +8,9 @@ Statement::
      "predicate": {vendor, model, tool, principal, time,       <- convenience copies of record fields
                    record,                                     <- the canonical record (all hashed fields)
                    seq, prev_hash, record_hash,                <- its place in the chain
-                   checkpoint (signed note text), inclusion_proof (hex, leaf to root)}}
+                   checkpoint (signed note text), inclusion_proof (hex, leaf to root),
+                   texts (only when asked for: {instruction, completion, thinking}, each the
+                          stored text whose SHA-256 the record seals as <name>_sha256)}}
 
 A call without a response digest (blocked, rejected) is attested under the name
 ``record:<event id>`` with the record hash as its digest. ``principal`` is the
@@ -28,6 +30,7 @@ base64), so that no byte of the file can change without failing.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +42,7 @@ from proxy.provenance.chain import record_hash
 from proxy.provenance.checkpoint import CheckpointError, verify_note
 from proxy.provenance.merkle import inclusion_proof, leaf_hash, verify_inclusion
 from proxy.provenance.signing_keys import Keyring, SigningKey
+from proxy.store.body_rows import stored_texts
 from proxy.store.chain_rows import chain_row_by_id, stream_record_hashes
 from proxy.store.checkpoints import checkpoint_covering
 from proxy.store.db import Database
@@ -46,6 +50,12 @@ from proxy.store.db import Database
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://provenance-proxy.dev/completion/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
+# The texts an attestation may carry, the stored column each is read from, and the record field sealing its digest.
+TEXTS = {
+    "instruction": ("instruction", "instruction_sha256"),
+    "completion": ("completion_text", "completion_sha256"),
+    "thinking": ("thinking_text", "thinking_sha256"),
+}
 
 
 class AttestationError(Exception):
@@ -68,7 +78,13 @@ def _decode_b64(text: Any) -> bytes:
 
 
 def build_statement(
-    record: dict[str, Any], seq: int, prev_hash: str, digest: str, checkpoint_note: str, proof: list[bytes]
+    record: dict[str, Any],
+    seq: int,
+    prev_hash: str,
+    digest: str,
+    checkpoint_note: str,
+    proof: list[bytes],
+    texts: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     response_sha256 = record["response_sha256"]
     subject = (
@@ -76,24 +92,22 @@ def build_statement(
         if response_sha256
         else {"name": f"record:{record['id']}", "digest": {"sha256": digest}}
     )
-    return {
-        "_type": STATEMENT_TYPE,
-        "subject": [subject],
-        "predicateType": PREDICATE_TYPE,
-        "predicate": {
-            "vendor": record["vendor"],
-            "model": record["model"],
-            "tool": record["tool"],
-            "principal": record["principal"],
-            "time": record["ts"],
-            "record": record,
-            "seq": seq,
-            "prev_hash": prev_hash,
-            "record_hash": digest,
-            "checkpoint": checkpoint_note,
-            "inclusion_proof": [node.hex() for node in proof],
-        },
+    predicate: dict[str, Any] = {
+        "vendor": record["vendor"],
+        "model": record["model"],
+        "tool": record["tool"],
+        "principal": record["principal"],
+        "time": record["ts"],
+        "record": record,
+        "seq": seq,
+        "prev_hash": prev_hash,
+        "record_hash": digest,
+        "checkpoint": checkpoint_note,
+        "inclusion_proof": [node.hex() for node in proof],
     }
+    if texts is not None:
+        predicate["texts"] = texts
+    return {"_type": STATEMENT_TYPE, "subject": [subject], "predicateType": PREDICATE_TYPE, "predicate": predicate}
 
 
 def sign_envelope(statement: dict[str, Any], key: SigningKey) -> bytes:
@@ -108,8 +122,11 @@ def sign_envelope(statement: dict[str, Any], key: SigningKey) -> bytes:
     )
 
 
-def export_attestation(engine: Database, event_id: str, key: SigningKey) -> bytes:
-    """The DSSE envelope for one recorded call, against the latest checkpoint covering it."""
+def export_attestation(engine: Database, event_id: str, key: SigningKey, with_texts: bool = False) -> bytes:
+    """The DSSE envelope for one recorded call, against the latest checkpoint covering it.
+
+    ``with_texts``: carry the stored instruction, completion and thinking texts, each checked
+    against the digest its record seals (records sealed before version 2 have none)."""
     row = chain_row_by_id(engine, CANONICAL_FIELDS, event_id)
     if row is None:
         raise AttestationError(f"no event {event_id}")
@@ -128,7 +145,32 @@ def export_attestation(engine: Database, event_id: str, key: SigningKey) -> byte
     record = record_dict(row[3:])
     if record_hash(prev, seq, canonical_record(record)) != digest:
         raise AttestationError(f"event {event_id} does not match its record hash; run `provproxy verify`")
-    return sign_envelope(build_statement(record, seq, prev, digest, checkpoint.body, proof), key)
+    texts = _checked_texts(engine, event_id, record) if with_texts else None
+    return sign_envelope(build_statement(record, seq, prev, digest, checkpoint.body, proof, texts), key)
+
+
+def _checked_texts(engine: Database, event_id: str, record: dict[str, Any]) -> dict[str, str]:
+    if record.get("record_version") in (None, 1):
+        raise AttestationError(f"event {event_id} was sealed before record version 2: no text digest to carry")
+    try:
+        stored = stored_texts(engine, event_id)
+    except ValueError as exc:
+        raise AttestationError(f"event {event_id}: {exc}; run `provproxy verify --full`") from exc
+    texts = {name: stored[column] for name, (column, _) in TEXTS.items() if column in stored}
+    mismatch = _text_mismatch(texts, record)
+    if mismatch is not None:
+        raise AttestationError(f"event {event_id}: the stored {mismatch}; run `provproxy verify --full`")
+    return texts
+
+
+def _text_mismatch(texts: dict[str, Any], record: dict[str, Any]) -> str | None:
+    """What is wrong with ``texts`` against the digests ``record`` seals, or None."""
+    for name, text in texts.items():
+        if name not in TEXTS or not isinstance(text, str):
+            return f"text {name!r} is not one an attestation carries"
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() != record.get(TEXTS[name][1]):
+            return f"{name} text does not match the digest its record seals"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +215,14 @@ def verify_attestation(data: bytes, keyring: Keyring) -> VerifiedAttestation:
     if not isinstance(checkpoint_note, str) or not isinstance(proof_hex, list):
         raise AttestationError("predicate lacks its checkpoint or inclusion proof")
     proof = [bytes.fromhex(_hex32(p, "proof node")) for p in proof_hex]
-    if build_statement(record, seq, prev, digest, checkpoint_note, proof) != statement:
+    texts = predicate.get("texts")
+    if texts is not None:
+        if not isinstance(texts, dict):
+            raise AttestationError("texts must be an object")
+        mismatch = _text_mismatch(texts, record)
+        if mismatch is not None:
+            raise AttestationError(f"the carried {mismatch}")
+    if build_statement(record, seq, prev, digest, checkpoint_note, proof, texts) != statement:
         raise AttestationError("subject or predicate fields disagree with the record")
     try:
         checkpoint = verify_note(checkpoint_note, keyring)

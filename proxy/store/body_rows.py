@@ -62,3 +62,21 @@ def _plain(value: bytes) -> bytes | None:
         return decompress(value)
     except zstandard.ZstdError:
         return None
+
+
+def stored_texts(database: Database, event_id: str) -> dict[str, str]:
+    """The instruction, completion and thinking texts kept for one event, by column (those kept).
+
+    Raises ValueError for a stored text that does not decompress or is not UTF-8."""
+    bodies = EventBodyRow.__table__
+    names = ("instruction", "completion_text", "thinking_text")
+    with database.connect() as conn:
+        row = conn.execute(select(*(bodies.c[name] for name in names)).where(bodies.c.event_id == event_id)).first()
+    texts: dict[str, str] = {}
+    for name, value in zip(names, row or (), strict=False):
+        if value is not None:
+            plain = _plain(value)
+            if plain is None:
+                raise ValueError(f"the stored {name} does not decompress")
+            texts[name] = plain.decode("utf-8")
+    return texts

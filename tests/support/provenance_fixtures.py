@@ -22,7 +22,7 @@ from proxy.provenance.checkpoint import Checkpointer
 from proxy.provenance.signing_keys import Keyring, SigningKey, load_or_create_signing_key
 from proxy.store.db import create_db_engine
 from proxy.store.models import Base
-from proxy.store.rows import event_row
+from proxy.store.rows import body_row, digest_bodies, event_row
 
 BASE_TS = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -64,12 +64,23 @@ class Store:
     checkpoint_dir: Path
     events: sa.Table
 
-    def record(self, count: int, start: int = 0) -> list[Event]:
-        """Seal and insert like the writer does: seal, then insert the batch."""
+    def record(self, count: int, start: int = 0, texts: bool = False, record_version: int = 2) -> list[Event]:
+        """Seal and insert like the writer does: seal, then insert the batch (with ``texts``, also
+        an instruction and a completion per event, digested into the record and kept as bodies)."""
         batch = [make_event(start + i) for i in range(count)]
+        for event in batch:
+            event.record_version = record_version
+        if texts:
+            for event in batch:
+                event.instruction = f"write function number {event.turn_count} — ünïcode"
+                event.completion_text = f"def f():\n    return {event.input_tokens}\n"
+                digest_bodies(event)
         links = self.chain.seal(batch)
         with self.engine.begin() as conn:
             conn.execute(self.events.insert(), [event_row(e, link) for e, link in zip(batch, links, strict=True)])
+            bodies = [row for row in (body_row(e, "full") for e in batch) if row is not None]
+            if bodies:
+                conn.execute(Base.metadata.tables["event_bodies"].insert(), bodies)
         return batch
 
     def keyring(self) -> Keyring:

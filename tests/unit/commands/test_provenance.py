@@ -64,6 +64,22 @@ def test_export_and_offline_verify(env: Store, tmp_path: Path) -> None:
     assert result.exit_code == 1 and result.output.startswith("INVALID")
 
 
+def test_export_with_text_and_offline_verify(env: Store, tmp_path: Path) -> None:
+    runner = CliRunner()
+    events = env.record(3, texts=True)
+    assert runner.invoke(cli, ["provenance", "checkpoint"]).exit_code == 0
+    out, key_file = tmp_path / "attestation.json", tmp_path / "public.pem"
+    result = runner.invoke(cli, ["provenance", "export", events[0].id, "--with-text", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    key_file.write_text(runner.invoke(cli, ["keys", "public"]).output)
+    result = runner.invoke(cli, ["provenance", "verify", str(out), "--public-key", str(key_file)])
+    assert result.exit_code == 0, result.output
+    completion = len(events[0].completion_text or "")
+    assert (
+        f"completion ({completion} chars)" in result.output and "matching the digest its record seals" in result.output
+    )
+
+
 def test_keys_rotate_keeps_old_public_keys(env: Store) -> None:
     runner = CliRunner()
     before = runner.invoke(cli, ["keys", "public"]).output

@@ -13,6 +13,8 @@ import pytest
 from proxy.provenance.attest import AttestationError, export_attestation, verify_attestation
 from proxy.provenance.header import ProvenanceSigner, verify_header_signature
 from proxy.provenance.signing_keys import Keyring, load_keyring, load_or_create_signing_key, public_pem
+from proxy.store.models import Base
+from proxy.store.rows import compress
 from tests.support import provenance_fixtures
 from tests.support.provenance_fixtures import Store
 
@@ -95,3 +97,48 @@ def test_header_signature(store: Store) -> None:
     assert not verify_header_signature(value, "evt-2", "ab" * 32, keyring)
     assert not verify_header_signature(value, "evt-1", "cd" * 32, keyring)
     assert not verify_header_signature(value.replace("sig=", "sig=A"), "evt-1", "ab" * 32, keyring)
+
+
+def test_attestation_carries_texts_that_match_their_sealed_digests(store: Store) -> None:
+    """Issue 11, item 3: an exported attestation can carry the text, bound to the record by its digest."""
+    events = store.record(5, texts=True)
+    store.checkpointer.checkpoint_now()
+    event = events[2]
+    data = export_attestation(store.engine, event.id, store.key, with_texts=True)
+    verified = verify_attestation(data, offline_keyring(store))
+    assert verified.predicate["texts"] == {"instruction": event.instruction, "completion": event.completion_text}
+    # Without the flag no text leaves the database.
+    plain = verify_attestation(export_attestation(store.engine, event.id, store.key), offline_keyring(store))
+    assert "texts" not in plain.predicate
+
+
+def test_carried_text_cannot_be_swapped_even_by_the_key_holder(store: Store) -> None:
+    from proxy.provenance.attest import sign_envelope
+
+    events = store.record(3, texts=True)
+    store.checkpointer.checkpoint_now()
+    data = export_attestation(store.engine, events[1].id, store.key, with_texts=True)
+    statement = orjson.loads(base64.b64decode(orjson.loads(data)["payload"]))
+    for name, value in (("completion", "def f():\n    return 'not what the vendor wrote'\n"), ("prompt", "x")):
+        edited = orjson.loads(orjson.dumps(statement))
+        edited["predicate"]["texts"][name] = value
+        with pytest.raises(AttestationError, match="carried"):
+            verify_attestation(sign_envelope(edited, store.key), offline_keyring(store))
+
+
+def test_texts_are_not_exported_when_the_stored_body_was_replaced(store: Store) -> None:
+    events = store.record(3, texts=True)
+    store.checkpointer.checkpoint_now()
+    bodies = Base.metadata.tables["event_bodies"]
+    with store.engine.begin() as conn:
+        replaced = bodies.update().where(bodies.c.event_id == events[0].id)
+        conn.execute(replaced, {"completion_text": compress("print('replaced')")})
+    with pytest.raises(AttestationError, match="completion text does not match"):
+        export_attestation(store.engine, events[0].id, store.key, with_texts=True)
+
+
+def test_records_sealed_before_version_2_have_no_text_to_carry(store: Store) -> None:
+    events = store.record(2, texts=True, record_version=1)  # as sealed by an older proxy
+    store.checkpointer.checkpoint_now()
+    with pytest.raises(AttestationError, match="before record version 2"):
+        export_attestation(store.engine, events[0].id, store.key, with_texts=True)
