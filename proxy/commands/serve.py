@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,6 +22,7 @@ from proxy.policy.source import DEFAULT_POLICY_PATH
 from proxy.startup import banner_lines
 from proxy.store.errors import DatabaseUnavailable
 from proxy.store.migrate import upgrade
+from proxy.store.spool_lock import SpoolInUse, SpoolLock
 
 log = structlog.get_logger("provproxy.serve")
 
@@ -98,6 +100,12 @@ def register(cli: click.Group) -> None:
         settings = Settings()
         configure_logging(settings.log_level)
         load_policy(settings.policy_file or DEFAULT_POLICY_PATH)  # a broken policy fails before any file is created
+        spool_lock = SpoolLock(Path(settings.spool_dir))
+        try:
+            spool_lock.acquire()  # held for the process's life; the writer takes it again
+        except SpoolInUse as exc:
+            click.echo(f"provproxy: {exc}", err=True)
+            sys.exit(2)
         if settings.migrate_on_start:
             try:
                 upgrade(settings.database_url)
