@@ -43,6 +43,7 @@ from proxy.provenance.signing_keys import Keyring, SigningKey, raw_public
 from proxy.store.chain_rows import stream_record_hashes
 from proxy.store.checkpoints import insert_checkpoint, latest_checkpoint
 from proxy.store.db import Database
+from proxy.store.errors import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -219,6 +220,9 @@ class Checkpointer:
     def _checkpoint_logged(self) -> None:
         try:
             checkpoint = self.checkpoint_now()
+        except DatabaseUnavailable as exc:  # an outage the spool covers: one line, tried again next time
+            log.warning("provenance.checkpoint_deferred", error=str(exc).splitlines()[0])
+            return
         except Exception:
             log.exception("provenance.checkpoint_failed")
             return

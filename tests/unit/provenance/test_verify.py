@@ -303,3 +303,19 @@ def test_checkpointer_wakes_once_per_n_sealed_events_while_the_database_lags(
     finally:
         checkpointer.stop()
     assert 5 <= attempts <= 11, f"{attempts} checkpoint attempts for 100 sealed events, every 10"
+
+
+def test_checkpoint_during_a_database_outage_is_one_warning_not_a_traceback(
+    tmp_path: Path, signing_key: SigningKey
+) -> None:
+    """The soak (bench/soak.py) found a traceback logged on every checkpoint attempt while PostgreSQL was down."""
+    from structlog.testing import capture_logs
+
+    from proxy.store.db import create_db_engine
+
+    unreachable = create_db_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}")
+    checkpointer = Checkpointer(unreachable, signing_key, tmp_path / "checkpoints", every_events=10, every_s=3600)
+    with capture_logs() as logs:
+        checkpointer._checkpoint_logged()
+    assert [(e["event"], e["log_level"]) for e in logs] == [("provenance.checkpoint_deferred", "warning")]
+    assert "\n" not in logs[0]["error"] and "unable to open database file" in logs[0]["error"]
