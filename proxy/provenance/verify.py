@@ -39,7 +39,7 @@ from proxy.provenance.merkle import MerkleFrontier
 from proxy.provenance.published import SignedHead, published_checkpoints
 from proxy.provenance.signing_keys import Keyring
 from proxy.store.body_rows import stream_stored_bodies
-from proxy.store.chain_rows import first_unsealed, record_hash_at, stream_chain_rows
+from proxy.store.chain_rows import Tombstone, first_unsealed, record_hash_at, stream_chain_rows, tombstones_after
 from proxy.store.checkpoints import checkpoints_after
 from proxy.store.db import Database, display_url
 from proxy.store.models import CheckpointRow
@@ -177,8 +177,10 @@ class _ChainWalk:
     """Walks records in seq order from a verified position, extending the Merkle tree and
     checking it against each signed checkpoint it reaches."""
 
-    def __init__(self, start: _Position, checkpoints: list[SignedHead]) -> None:
+    def __init__(self, start: _Position, checkpoints: list[SignedHead], tombstones: dict[int, Tombstone]) -> None:
         self.frontier = start.frontier.copy()
+        self.tombstones = tombstones  # positions held by records the database refused
+        self.passed_tombstones: list[Tombstone] = []
         self.verified = start
         self.head = start.head
         self.head_id: str | None = None
@@ -193,6 +195,11 @@ class _ChainWalk:
         prev, prev_raw = self.head, bytes.fromhex(self.head)
         for row in rows:
             seq, expected = row[0], frontier.size + 1
+            if seq != expected and expected in self.tombstones:
+                finding = self._through_tombstones(until=seq)
+                if finding is not None:
+                    return finding
+                prev, prev_raw, expected = self.head, bytes.fromhex(self.head), frontier.size + 1
             if seq != expected:
                 detail = f"no record at seq {expected} (next is seq {seq}, id {row[_ID_INDEX]})"
                 return Finding("removed", expected, None, detail)
@@ -209,6 +216,27 @@ class _ChainWalk:
             prev_raw, prev = sealed, row[1]
             self.head, self.head_id = prev, row[_ID_INDEX]
             if frontier.size == self._next_size:
+                finding = self._reach_checkpoints()
+                if finding is not None:
+                    return finding
+        return self._through_tombstones(until=None)
+
+    def _through_tombstones(self, until: int | None) -> Finding | None:
+        """Walk the tombstones that hold the next positions (before ``until``): each must link and
+        hash like the record it stands for."""
+        while (stone := self.tombstones.get(self.frontier.size + 1)) is not None:
+            if until is not None and stone.seq >= until:
+                break
+            if stone.prev_hash != self.head:
+                detail = "tombstone's prev_hash does not match the record before it"
+                return Finding("reordered", stone.seq, stone.event_id, detail)
+            sealed = link_digest(bytes.fromhex(self.head), stone.seq, stone.canonical)
+            if sealed.hex() != stone.record_hash:
+                return Finding("altered", stone.seq, stone.event_id, "tombstone does not match its record hash")
+            self.frontier.append(sealed)
+            self.head, self.head_id = stone.record_hash, stone.event_id
+            self.passed_tombstones.append(stone)
+            if self.frontier.size == self._next_size:
                 finding = self._reach_checkpoints()
                 if finding is not None:
                     return finding
@@ -338,8 +366,13 @@ def verify_database(
     checkpoints, checkpoint_problem = _signed_checkpoints(engine, start.size, keyring, report)
     checkpoints, published_problem = _with_published(published_dir, keyring, start.size, checkpoints, report)
     checkpoint_problem = checkpoint_problem or published_problem
-    walk = _ChainWalk(start, checkpoints)
+    walk = _ChainWalk(start, checkpoints, tombstones_after(engine, start.size))
     finding = walk.run(stream_chain_rows(engine, CANONICAL_FIELDS, start.size))
+    for stone in walk.passed_tombstones:
+        report.notes.append(
+            f"seq {stone.seq} (id {stone.event_id}) was refused by the database ({stone.error}); its tombstone "
+            "keeps the chain whole and the full record is in the spool's rejected.jsonl"
+        )
     report.records_checked = walk.frontier.size - start.size
     report.last_seq = walk.frontier.size
     finding = finding or walk.missing_tail() or _unsealed_finding(engine)

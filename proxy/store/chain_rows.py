@@ -1,35 +1,43 @@
 """Reads of the provenance chain's columns of ``events`` (``seq``, ``record_hash``, ``prev_hash``).
 
 Callers name the content fields they want after those three (the provenance's
-canonical fields), so the store need not know which fields are hashed.
+canonical fields), so the store need not know which fields are hashed. A chain
+position can also be held by a tombstone (``rejected_records``: a sealed record the
+database refused), which the reads of positions and hashes include.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 
 from proxy.store.db import Database
-from proxy.store.models import EventRow
+from proxy.store.models import EventRow, RejectedRecordRow
 
 # Rows fetched per round trip when streaming the chain.
 STREAM_BATCH = 5000
 _EVENTS = EventRow.__table__
+_STONES = RejectedRecordRow.__table__
 _LINK_COLUMNS = ("seq", "record_hash", "prev_hash")
 
 
 def last_sealed(database: Database) -> tuple[int, str] | None:
-    """``(seq, record_hash)`` of the highest sealed row, None when nothing is sealed."""
+    """``(seq, record_hash)`` of the highest sealed position (an event or a tombstone), None when
+    nothing is sealed."""
+    highest = None
     with database.connect() as conn:
-        row = conn.execute(
-            select(_EVENTS.c.seq, _EVENTS.c.record_hash)
-            .where(_EVENTS.c.seq.is_not(None))
-            .order_by(_EVENTS.c.seq.desc())
-            .limit(1)
-        ).first()
-    return (int(row[0]), str(row[1])) if row is not None else None
+        for table in (_EVENTS, _STONES):
+            row = conn.execute(
+                select(table.c.seq, table.c.record_hash)
+                .where(table.c.seq.is_not(None))
+                .order_by(table.c.seq.desc())
+                .limit(1)
+            ).first()
+            if row is not None and (highest is None or int(row[0]) > highest[0]):
+                highest = (int(row[0]), str(row[1]))
+    return highest
 
 
 def stream_chain_rows(database: Database, fields: Sequence[str], after_seq: int) -> Iterator[Sequence[Any]]:
@@ -51,13 +59,17 @@ def stream_chain_rows(database: Database, fields: Sequence[str], after_seq: int)
 def stream_record_hashes(
     database: Database, after_seq: int, up_to_seq: int | None = None
 ) -> Iterator[tuple[int, str, str]]:
-    """``(seq, record_hash, prev_hash)`` in seq order."""
-    seq_column = _EVENTS.c.seq
-    query = select(seq_column, _EVENTS.c.record_hash, _EVENTS.c.prev_hash).where(seq_column > after_seq)
-    if up_to_seq is not None:
-        query = query.where(seq_column <= up_to_seq)
+    """``(seq, record_hash, prev_hash)`` of every position, tombstones included, in seq order."""
+    parts = []
+    for table in (_EVENTS, _STONES):
+        part = select(table.c.seq, table.c.record_hash, table.c.prev_hash).where(table.c.seq > after_seq)
+        if up_to_seq is not None:
+            part = part.where(table.c.seq <= up_to_seq)
+        parts.append(part)
+    positions = union_all(*parts).subquery()
+    query = select(positions.c.seq, positions.c.record_hash, positions.c.prev_hash).order_by(positions.c.seq)
     with database.connect() as conn:
-        result = conn.execute(query.order_by(seq_column), execution_options={"yield_per": STREAM_BATCH})
+        result = conn.execute(query, execution_options={"yield_per": STREAM_BATCH})
         for partition in result.partitions():
             for seq, digest, prev in partition:
                 yield int(seq), str(digest), str(prev)
@@ -75,7 +87,29 @@ def first_unsealed(database: Database) -> tuple[int, str | None]:
 def record_hash_at(database: Database, seq: int) -> str | None:
     with database.connect() as conn:
         value = conn.execute(select(EventRow.record_hash).where(EventRow.seq == seq)).scalar_one_or_none()
+        if value is None:
+            value = conn.execute(select(_STONES.c.record_hash).where(_STONES.c.seq == seq)).scalar_one_or_none()
     return None if value is None else str(value)
+
+
+class Tombstone(NamedTuple):
+    seq: int
+    event_id: str
+    record_hash: str
+    prev_hash: str
+    canonical: bytes
+    error: str
+
+
+def tombstones_after(database: Database, after_seq: int) -> dict[int, Tombstone]:
+    """The tombstones after ``after_seq``, by seq (few: each is a record the database refused)."""
+    columns = (_STONES.c[name] for name in Tombstone._fields)
+    with database.connect() as conn:
+        rows = conn.execute(select(*columns).where(_STONES.c.seq > after_seq)).all()
+    return {
+        int(seq): Tombstone(int(seq), str(event_id), str(digest), str(prev), str(canonical).encode(), str(error))
+        for seq, event_id, digest, prev, canonical, error in rows
+    }
 
 
 def chain_row_by_id(database: Database, fields: Sequence[str], event_id: str) -> Sequence[Any] | None:

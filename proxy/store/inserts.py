@@ -3,7 +3,9 @@
 A spooled record can reach the database more than once (a replay after a crash
 repeats what was loaded before it), so a repeated primary key is ignored. A row
 the database refuses as invalid is kept in the spool directory's rejected file
-instead of blocking everything behind it.
+instead of blocking everything behind it, and a sealed one leaves a tombstone in
+``rejected_records`` (its chain position, hashes and canonical form), so the chain,
+the checkpoints and ``verify`` go on through it instead of stopping at a hole.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -19,8 +22,9 @@ from sqlalchemy import Connection, Engine, Insert, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 
-from proxy.store.models import EventBodyRow, EventRow
-from proxy.store.rows import RowPair, record_json, split
+from proxy.provenance.canonical import CANONICAL_FIELDS, canonical_values
+from proxy.store.models import EventBodyRow, EventRow, RejectedRecordRow
+from proxy.store.rows import Row, RowPair, record_json, split
 from proxy.store.search import index_pairs
 
 log = structlog.get_logger("provproxy.store")
@@ -77,7 +81,18 @@ class EventInserter:
             os.fsync(fd)
         finally:
             os.close(fd)
-        log.error("event refused by the database; kept in the rejected spool", error=str(exc).splitlines()[0])
+        error = str(exc).splitlines()[0]
+        log.error("event refused by the database; kept in the rejected spool", error=error)
+        tombstone = tombstone_row(pair[0], error)
+        if tombstone is None:
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(_insert_ignoring_duplicates(conn.dialect.name, RejectedRecordRow.__table__), [tombstone])
+        except SQLAlchemyError as tombstone_exc:
+            if not _is_invalid_data(tombstone_exc):
+                raise DatabaseDown(str(tombstone_exc).splitlines()[0]) from tombstone_exc
+            log.error("tombstone refused too", seq=tombstone["seq"], error=str(tombstone_exc).splitlines()[0])
 
     def reachable(self) -> bool:
         try:
@@ -97,6 +112,22 @@ class EventInserter:
         except SQLAlchemyError:
             return False
         return bool(busy == 0 and wal_frames == checkpointed)
+
+
+def tombstone_row(event: Row, error: str) -> Row | None:
+    """The ``rejected_records`` row standing in for a sealed event (None: it was never sealed)."""
+    if event.get("seq") is None:
+        return None
+    canonical = canonical_values([event.get(name) for name in CANONICAL_FIELDS])
+    return {
+        "seq": event["seq"],
+        "event_id": event["id"],
+        "record_hash": event["record_hash"],
+        "prev_hash": event["prev_hash"],
+        "canonical": canonical.decode("utf-8"),
+        "error": error[:1000],
+        "rejected_at": datetime.now(UTC),
+    }
 
 
 def insert_pairs(conn: Connection, pairs: Sequence[RowPair]) -> None:

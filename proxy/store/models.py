@@ -160,6 +160,24 @@ class CheckpointRow(Base):
     body: Mapped[str] = mapped_column(Text)
 
 
+class RejectedRecordRow(Base):
+    """A tombstone: a sealed record the database refused to store as an event.
+
+    It keeps the record's place in the chain (seq, hashes) and the canonical form its hash was
+    computed over, so the chain, the checkpoints and ``verify`` go on through it, and says why.
+    The full record is also in the spool's ``rejected.jsonl``."""
+
+    __tablename__ = "rejected_records"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    event_id: Mapped[str] = mapped_column(String(36))
+    record_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    canonical: Mapped[str] = mapped_column(Text)  # the sealed canonical JSON (ASCII: storable anywhere)
+    error: Mapped[str] = mapped_column(Text)
+    rejected_at: Mapped[datetime]
+
+
 class SettingRow(Base):
     """Generated, shared secrets (the key salt when none is configured): every replica reads the same."""
 

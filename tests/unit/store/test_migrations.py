@@ -23,7 +23,7 @@ from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for
 database_url = store_fixtures.database_url
 engine = store_fixtures.engine
 
-HEAD = "0005_console"
+HEAD = "0006_rejected_records"
 
 
 def _modelled(name: str | None, kind: str, _parent: object) -> bool:
