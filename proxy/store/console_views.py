@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal_column, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from proxy.store.event_query import EventFilter, event_dict, filtered
@@ -34,22 +34,41 @@ def session_events(session: Session, session_id: str) -> list[dict[str, Any]]:
 
 
 def stats(session: Session, f: EventFilter, bucket: str) -> dict[str, Any]:
-    """Counts and tokens by label, decision, tool, vendor and team, and per time bucket."""
+    """Counts and tokens by label, decision, tool, vendor and team, and per time bucket.
+
+    One scan, not one per breakdown: the database groups by every dimension and the time
+    bucket at once (a small cube: a few values each), and the breakdowns are summed from it."""
     dialect = session.get_bind().dialect.name
-    measures = (
-        func.count().label("events"),
-        func.coalesce(func.sum(EventRow.input_tokens), 0).label("input_tokens"),
-        func.coalesce(func.sum(EventRow.output_tokens), 0).label("output_tokens"),
-    )
-    result: dict[str, Any] = {}
-    for name, column in STAT_DIMENSIONS.items():
-        query = filtered(f, dialect, select(column.label("key"), *measures)).group_by(column)
-        result[name] = [_measured(row) for row in session.execute(query.order_by(literal_column("events").desc()))]
     bucket_start = _bucket(dialect, bucket)
-    query = filtered(f, dialect, select(bucket_start.label("key"), *measures)).group_by(bucket_start)
-    result["over_time"] = [_measured(row) for row in session.execute(query.order_by(bucket_start))]
-    events, tokens_in, tokens_out = session.execute(filtered(f, dialect, select(*measures))).one()
-    result["total"] = {"events": events, "input_tokens": int(tokens_in or 0), "output_tokens": int(tokens_out or 0)}
+    dimensions = list(STAT_DIMENSIONS.values())
+    query = filtered(
+        f,
+        dialect,
+        select(
+            *dimensions,
+            bucket_start,
+            func.count(),
+            func.coalesce(func.sum(EventRow.input_tokens), 0),
+            func.coalesce(func.sum(EventRow.output_tokens), 0),
+        ),
+    ).group_by(*dimensions, bucket_start)
+    sums: dict[str, dict[Any, list[int]]] = {name: {} for name in (*STAT_DIMENSIONS, "over_time")}
+    total = [0, 0, 0]
+    for row in session.execute(query):
+        cells: tuple[Any, ...] = tuple(row)
+        measures = (int(cells[-3]), int(cells[-2]), int(cells[-1]))
+        for name, key in zip((*STAT_DIMENSIONS, "over_time"), cells[:-3], strict=True):
+            into = sums[name].setdefault(key, [0, 0, 0])
+            for i, value in enumerate(measures):
+                into[i] += value
+        for i, value in enumerate(measures):
+            total[i] += value
+    result: dict[str, Any] = {
+        name: sorted((_measured(key, m) for key, m in sums[name].items()), key=lambda r: (-r["events"], r["key"] or ""))
+        for name in STAT_DIMENSIONS
+    }
+    result["over_time"] = sorted((_measured(key, m) for key, m in sums["over_time"].items()), key=lambda r: r["key"])
+    result["total"] = {"events": total[0], "input_tokens": total[1], "output_tokens": total[2]}
     return result
 
 
@@ -58,15 +77,15 @@ def principal_activity(session: Session, principal: str, since: datetime | None,
     return stats(session, EventFilter(principal=principal, since=since), bucket)
 
 
-def _measured(row: Any) -> dict[str, Any]:
-    key = row[0]
+def _measured(key: Any, measures: list[int]) -> dict[str, Any]:
     if isinstance(key, datetime):
         key = key.isoformat()
+    events, input_tokens, output_tokens = measures
     return {
         "key": None if key is None else str(key),
-        "events": row[1],
-        "input_tokens": int(row[2]),
-        "output_tokens": int(row[3]),
+        "events": events,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
     }
 
 

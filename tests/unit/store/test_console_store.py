@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session
 
 from proxy.store.access_log import AccessEntry, append, verify_access_log
@@ -61,3 +62,65 @@ def test_the_access_log_chain_names_the_first_edited_or_removed_entry(
         conn.execute(text(tamper))
     _checked, finding = verify_access_log(engine)
     assert finding is not None and finding.seq == finding_seq
+
+
+def test_stats_in_one_scan_equal_each_breakdown_counted_on_its_own(engine: Engine) -> None:
+    """The single grouped scan (bench/bench_console.py: the 1 s goal) must add up exactly like
+    counting every breakdown separately, for any filter."""
+    from collections import Counter
+
+    from proxy.events import Event, new_event_id
+    from proxy.store.console_views import stats
+    from proxy.store.event_query import EventFilter
+    from proxy.store.models import EventRow
+    from proxy.store.rows import event_row
+
+    rng = random.Random(5)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    events = [
+        Event(
+            id=new_event_id(),
+            ts=start + timedelta(minutes=rng.randrange(0, 60 * 24 * 5)),
+            method="POST",
+            path="/v1/messages",
+            vendor=rng.choice(["anthropic", "openai", None]),
+            tool=rng.choice(["claude-code", "codex-cli"]),
+            team=rng.choice(["core", "ml", None]),
+            decision=rng.choice(["allow", "flag", "block"]),
+            use_label=rng.choice(["code_generation", "eval_task_generation", None]),
+            principal=rng.choice(["ann", "bob"]),
+            input_tokens=rng.choice([None, rng.randrange(1000)]),
+            output_tokens=rng.randrange(500),
+        )
+        for _ in range(400)
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(EventRow), [event_row(e) for e in events])
+    since = start + timedelta(days=1)
+    for f in (EventFilter(), EventFilter(since=since, principal="ann"), EventFilter(decision="flag")):
+        chosen = [
+            e
+            for e in events
+            if (f.since is None or e.ts >= f.since)
+            and (f.principal is None or e.principal == f.principal)
+            and (f.decision is None or e.decision == f.decision)
+        ]
+        with Session(engine) as session:
+            result = stats(session, f, "day")
+        fields = {"label": "use_label", "decision": "decision", "tool": "tool", "vendor": "vendor", "team": "team"}
+        for name, attribute in fields.items():
+            expected = Counter(getattr(e, attribute) for e in chosen)
+            assert {r["key"]: r["events"] for r in result[name]} == dict(expected), name
+            tokens: Counter[str | None] = Counter()
+            for e in chosen:
+                tokens[getattr(e, attribute)] += e.output_tokens or 0
+            assert {r["key"]: r["output_tokens"] for r in result[name]} == dict(tokens), name
+            assert [r["events"] for r in result[name]] == sorted((r["events"] for r in result[name]), reverse=True)
+        days = Counter(e.ts.strftime("%Y-%m-%dT00:00:00") for e in chosen)
+        assert [(r["key"], r["events"]) for r in result["over_time"]] == sorted(days.items())
+        total_in = sum(e.input_tokens or 0 for e in chosen)
+        assert result["total"] == {
+            "events": len(chosen),
+            "input_tokens": total_in,
+            "output_tokens": sum(e.output_tokens or 0 for e in chosen),
+        }
