@@ -28,6 +28,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from proxy.store.console_views import session_events, stats
+from proxy.store import stats_rollup
 from proxy.store.db import create_db_engine
 from proxy.store.event_query import EventFilter, page_events
 from proxy.store.migrate import upgrade
@@ -127,6 +128,7 @@ def load_sqlite(url: str, n: int, now: datetime) -> None:
                 rows, docs = [], []
         if rows:
             _insert(conn, rows, docs, insert_search)
+        stats_rollup.rebuild(conn)  # bulk loads bypass the loader, which keeps the roll-up in step
         conn.execute(text("ANALYZE"))
     engine.dispose()
 
@@ -150,7 +152,11 @@ def load_postgres(url: str, n: int, now: datetime) -> None:
             for event, doc in synthetic_events(n, now):
                 if doc:
                     copy.write_row([event["id"], doc])
-        cur.execute("ANALYZE")
+    engine = create_db_engine(url)
+    with engine.begin() as sa_conn:
+        stats_rollup.rebuild(sa_conn)  # bulk loads bypass the loader, which keeps the roll-up in step
+        sa_conn.execute(text("ANALYZE"))
+    engine.dispose()
 
 
 def timed(call: Callable[[], object], runs: int) -> tuple[float, float]:
@@ -204,6 +210,7 @@ def main() -> None:
             if pg_bin is None:
                 parser.error("--postgres: no PostgreSQL server binaries found")
             server = PgServer(pg_bin)
+            server.init()
             server.start()
             targets.append(("postgresql", server.new_database(), load_postgres))
         try:
@@ -216,7 +223,7 @@ def main() -> None:
                     print(f"  {name:<32} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms")
         finally:
             if server is not None:
-                server.stop()
+                server.destroy()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 
 from proxy.provenance.canonical import CANONICAL_FIELDS, canonical_values
+from proxy.store import stats_rollup
 from proxy.store.models import EventBodyRow, EventRow, RejectedRecordRow
 from proxy.store.rows import Row, RowPair, record_json, split
 from proxy.store.search import index_pairs
@@ -135,7 +136,9 @@ def insert_pairs(conn: Connection, pairs: Sequence[RowPair]) -> None:
     events, bodies = split(pairs)
     index_pairs(conn, pairs)  # before the insert: it skips events already stored (replays)
     if events:
-        conn.execute(_insert_ignoring_duplicates(conn.dialect.name, EventRow.__table__), events)
+        statement = _insert_ignoring_duplicates(conn.dialect.name, EventRow.__table__).returning(EventRow.id)
+        added = set(conn.execute(statement, events).scalars())  # a replayed row is not returned
+        stats_rollup.add_events(conn, (event for event in events if event["id"] in added))
     if bodies:
         conn.execute(_insert_ignoring_duplicates(conn.dialect.name, EventBodyRow.__table__), bodies)
 

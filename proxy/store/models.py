@@ -160,6 +160,24 @@ class CheckpointRow(Base):
     body: Mapped[str] = mapped_column(Text)
 
 
+class EventRollupRow(Base):
+    """Event counts and token sums per UTC hour and combination of who, with what, for what and
+    the decision (:mod:`proxy.store.stats_rollup`); NULLs are stored as "" to keep the key unique."""
+
+    __tablename__ = "event_rollup"
+
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    principal: Mapped[str] = mapped_column(String(255), primary_key=True)
+    team: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(32), primary_key=True)
+    use_label: Mapped[str] = mapped_column(String(64), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16), primary_key=True)
+    events: Mapped[int] = mapped_column(BigInteger)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+
+
 class RejectedRecordRow(Base):
     """A tombstone: a sealed record the database refused to store as an event.
 

@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Delete, delete, select
 from sqlalchemy.orm import Session
 
+from proxy.store import stats_rollup
 from proxy.store.event_query import EVENT_COLUMNS, MAX_LIMIT, EventFilter, event_dict, newest_first
 from proxy.store.models import EventBodyRow, EventRow
 from proxy.store.rows import decompress
@@ -43,6 +44,7 @@ def purge(session: Session, older_than_days: int, bodies_only: bool = True) -> i
     deleted = _rowcount(session, delete(EventBodyRow).where(EventBodyRow.event_id.in_(old_ids)))
     if not bodies_only:
         deleted = _rowcount(session, delete(EventRow).where(EventRow.ts < cutoff))
+        stats_rollup.rebuild(session.connection(), before=cutoff)  # recount the hours it emptied
     session.commit()
     return deleted
 

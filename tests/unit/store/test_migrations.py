@@ -23,7 +23,7 @@ from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for
 database_url = store_fixtures.database_url
 engine = store_fixtures.engine
 
-HEAD = "0006_rejected_records"
+HEAD = "0007_event_rollup"
 
 
 def _modelled(name: str | None, kind: str, _parent: object) -> bool:
@@ -103,3 +103,38 @@ def test_instructions_stored_as_text_are_compressed_by_the_upgrade_and_back(
         assert stored == instructions
     finally:
         engine.dispose()
+
+
+def test_the_rollup_migration_counts_the_events_already_stored(database_url: str, engine: Engine) -> None:
+    """0007 fills the hourly roll-up from the stored events: the same rows the loader would have added."""
+    from datetime import UTC, datetime, timedelta
+
+    from proxy.store.inserts import insert_pairs
+    from proxy.store.rows import event_row
+
+    start = datetime(2026, 10, 30, 22, 50, tzinfo=UTC)
+    events = [
+        Event(
+            id=f"ev-{i}",
+            ts=start + timedelta(minutes=7 * i, microseconds=i),
+            method="POST",
+            path="/v1/messages",
+            principal=["ann", None][i % 2],
+            vendor="anthropic",
+            decision=["allow", "flag"][i % 3 == 0],
+            input_tokens=[None, 40][i % 2],
+            output_tokens=i,
+        )
+        for i in range(50)
+    ]
+    with engine.begin() as conn:
+        insert_pairs(conn, [(event_row(e), None) for e in events])
+    query = text("SELECT * FROM event_rollup ORDER BY hour, principal, decision")
+    with engine.connect() as conn:
+        by_loader = conn.execute(query).all()
+    config = alembic_config(database_url)
+    command.downgrade(config, "0006_rejected_records")
+    command.upgrade(config, "0007_event_rollup")
+    with engine.connect() as conn:
+        assert conn.execute(query).all() == by_loader
+    assert sum(row.events for row in by_loader) == 50 and len({row.hour for row in by_loader}) == 7

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -98,3 +99,30 @@ def test_purge_bodies_then_events(engine: Engine) -> None:
         assert session.scalar(select(func.count()).select_from(EventBodyRow)) == 1  # alice_codex's
         assert purge(session, 30, bodies_only=False) == 1
         assert session.scalar(select(func.count()).select_from(EventRow)) == 3
+
+
+def test_stats_from_the_rollup_match_the_events_table(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The roll-up answers whole hours, the events table the edges: together exactly what the
+    events table alone says, on both databases, before and after events are purged."""
+    from proxy.store import stats_rollup
+    from proxy.store.console_views import stats
+
+    seed(engine)
+    unaligned = NOW - timedelta(hours=1, minutes=30, seconds=7)
+    filters = (
+        EventFilter(),
+        EventFilter(since=unaligned),
+        EventFilter(since=NOW - timedelta(days=60), until=unaligned, principal="alice"),
+        EventFilter(decision="block", since=unaligned),
+    )
+    with Session(engine) as session:
+        for purged in (False, True):
+            if purged:
+                purge(session, 30, bodies_only=False)
+            for f in filters:
+                for bucket in ("hour", "day"):
+                    via_rollup = stats(session, f, bucket)
+                    with monkeypatch.context() as patch:
+                        patch.setattr(stats_rollup, "answers", lambda *_: False)
+                        assert stats(session, f, bucket) == via_rollup, (f, bucket, purged)
+            assert stats(session, EventFilter(), "day")["total"]["events"] == (3 if purged else 4)
