@@ -27,8 +27,8 @@ import orjson
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
-from proxy.store.console_views import session_events, stats
 from proxy.store import stats_rollup
+from proxy.store.console_views import session_events, stats
 from proxy.store.db import create_db_engine
 from proxy.store.event_query import EventFilter, page_events
 from proxy.store.migrate import upgrade
