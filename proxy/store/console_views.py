@@ -22,15 +22,6 @@ STAT_DIMENSIONS = {
     "team": EventRow.team,
 }
 BUCKETS = ("hour", "day")
-# Filter fields the hourly roll-up holds, and its column for each.
-ROLLUP_FILTERS = {
-    "principal": "principal",
-    "team": "team",
-    "tool": "tool",
-    "vendor": "vendor",
-    "decision": "decision",
-    "label": "use_label",
-}
 
 
 def session_events(session: Session, session_id: str) -> list[dict[str, Any]]:
@@ -47,46 +38,50 @@ def session_events(session: Session, session_id: str) -> list[dict[str, Any]]:
 def stats(session: Session, f: EventFilter, bucket: str) -> dict[str, Any]:
     """Counts and tokens by label, decision, tool, vendor and team, and per time bucket.
 
-    The breakdowns are summed from one cube (grouped by every dimension and the time bucket at
-    once). The cube comes from the hourly roll-up for the whole hours in range when the filter
-    allows it, and from the events table for the rest (the partial hours at the edges, or all
-    of it for filters the roll-up does not hold)."""
+    From the hourly roll-up for the whole hours in range when the filter allows it (at most
+    one of principal, team, tool, vendor, label, decision), and from the events table for the
+    rest: the partial hours at the edges, or everything for other filters."""
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {BUCKETS}")
     sums: dict[str, dict[Any, list[int]]] = {name: {} for name in (*STAT_DIMENSIONS, "over_time")}
-    total = [0, 0, 0]
-    for cells in _cube(session, f, bucket):
-        measures = (int(cells[-3]), int(cells[-2]), int(cells[-1]))
-        for name, key in zip((*STAT_DIMENSIONS, "over_time"), cells[:-3], strict=True):
-            into = sums[name].setdefault(key, [0, 0, 0])
-            for i, value in enumerate(measures):
-                into[i] += value
-        for i, value in enumerate(measures):
-            total[i] += value
+    for breakdown, value, bucket_key, *measures in _breakdown_rows(session, f, bucket):
+        targets = [sums[breakdown].setdefault(value, [0, 0, 0])]
+        if breakdown == "decision":  # every event has one decision: these rows also make the totals
+            targets.append(sums["over_time"].setdefault(bucket_key, [0, 0, 0]))
+        for into in targets:
+            for i, number in enumerate(measures):
+                into[i] += int(number)
     result: dict[str, Any] = {
         name: sorted((_measured(key, m) for key, m in sums[name].items()), key=lambda r: (-r["events"], r["key"] or ""))
         for name in STAT_DIMENSIONS
     }
     result["over_time"] = sorted((_measured(key, m) for key, m in sums["over_time"].items()), key=lambda r: r["key"])
-    result["total"] = {"events": total[0], "input_tokens": total[1], "output_tokens": total[2]}
+    totals = [sum(m[i] for m in sums["decision"].values()) for i in range(3)]
+    result["total"] = {"events": totals[0], "input_tokens": totals[1], "output_tokens": totals[2]}
     return result
 
 
-def _cube(session: Session, f: EventFilter, bucket: str) -> list[tuple[Any, ...]]:
-    equals = {column: getattr(f, name) for name, column in ROLLUP_FILTERS.items() if getattr(f, name) is not None}
+def _breakdown_rows(session: Session, f: EventFilter, bucket: str) -> list[tuple[Any, ...]]:
+    """``(breakdown, value, bucket key, events, input_tokens, output_tokens)`` rows for ``f``."""
     others = (f.model, f.session, f.outcome, f.policy_rule, f.text)
+    scope = None if any(v is not None for v in others) else stats_rollup.scope_of(_scope_filters(f))
     first, end = stats_rollup.whole_hours(f.since, f.until)
-    if not stats_rollup.answers(equals, others) or (first is not None and end is not None and first >= end):
-        return _events_cube(session, f, bucket)
-    cube = stats_rollup.rollup_cube(session.connection(), equals, first, end, bucket)
+    if scope is None or (first is not None and end is not None and first >= end):
+        return _events_rows(session, f, bucket)
+    rows = stats_rollup.rollup_rows(session.connection(), scope, first, end, bucket)
     if f.since is not None and first is not None and first != f.since:
-        cube += _events_cube(session, replace(f, until=first), bucket)
+        rows += _events_rows(session, replace(f, until=first), bucket)
     if f.until is not None and end is not None and end != f.until:
-        cube += _events_cube(session, replace(f, since=end), bucket)
-    return cube
+        rows += _events_rows(session, replace(f, since=end), bucket)
+    return rows
 
 
-def _events_cube(session: Session, f: EventFilter, bucket: str) -> list[tuple[Any, ...]]:
+def _scope_filters(f: EventFilter) -> dict[str, Any]:
+    return {name: getattr(f, name) for name in stats_rollup.SCOPES}
+
+
+def _events_rows(session: Session, f: EventFilter, bucket: str) -> list[tuple[Any, ...]]:
+    """The breakdown rows counted from the events table: one grouped scan, split per breakdown."""
     dialect = session.get_bind().dialect.name
     bucket_start = stats_rollup.bucket_column(dialect, bucket, EventRow.ts)
     dimensions = list(STAT_DIMENSIONS.values())
@@ -96,7 +91,12 @@ def _events_cube(session: Session, f: EventFilter, bucket: str) -> list[tuple[An
         func.coalesce(func.sum(EventRow.output_tokens), 0),
     )
     query = filtered(f, dialect, select(*dimensions, bucket_start, *measures)).group_by(*dimensions, bucket_start)
-    return [tuple(row) for row in session.execute(query)]
+    rows: list[tuple[Any, ...]] = []
+    for cube in session.execute(query):
+        cells = tuple(cube)
+        key, numbers = cells[len(dimensions)], cells[len(dimensions) + 1 :]
+        rows += [(name, value, key, *numbers) for name, value in zip(STAT_DIMENSIONS, cells, strict=False)]
+    return rows
 
 
 def principal_activity(session: Session, principal: str, since: datetime | None, bucket: str) -> dict[str, Any]:

@@ -161,18 +161,15 @@ class CheckpointRow(Base):
 
 
 class EventRollupRow(Base):
-    """Event counts and token sums per UTC hour and combination of who, with what, for what and
-    the decision (:mod:`proxy.store.stats_rollup`); NULLs are stored as "" to keep the key unique."""
+    """Event counts and token sums per UTC hour, scope ("" or one filter value, "principal=alice")
+    and breakdown value (:mod:`proxy.store.stats_rollup`); a NULL value is stored as ""."""
 
     __tablename__ = "event_rollup"
 
+    scope: Mapped[str] = mapped_column(String(300), primary_key=True)
     hour: Mapped[datetime] = mapped_column(primary_key=True)
-    principal: Mapped[str] = mapped_column(String(255), primary_key=True)
-    team: Mapped[str] = mapped_column(String(255), primary_key=True)
-    tool: Mapped[str] = mapped_column(String(64), primary_key=True)
-    vendor: Mapped[str] = mapped_column(String(32), primary_key=True)
-    use_label: Mapped[str] = mapped_column(String(64), primary_key=True)
-    decision: Mapped[str] = mapped_column(String(16), primary_key=True)
+    breakdown: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
     events: Mapped[int] = mapped_column(BigInteger)
     input_tokens: Mapped[int] = mapped_column(BigInteger)
     output_tokens: Mapped[int] = mapped_column(BigInteger)

@@ -36,8 +36,12 @@ def test_a_session_comes_back_whole_and_in_order(stack: ConsoleStack) -> None:
 
 
 def test_principal_activity_and_stats_add_up(stack: ConsoleStack) -> None:
-    stack.call("Explain this stack trace. [[fake:text]]")
-    events = wait_for(lambda: stack.get("/api/v1/events", limit=1000).json()["events"], what="events")
+    event_id = stack.call("Explain this stack trace. [[fake:text]]").headers["x-provenance-id"]
+    # Wait for this very call: counting while the loader still inserts it compares two moments.
+    events = wait_for(
+        lambda: [e for e in stack.get("/api/v1/events", limit=1000).json()["events"] if e["id"] == event_id],
+        what="the call's event",
+    )
     principal = events[0]["principal"]
     stats = stack.get("/api/v1/stats", role="viewer", since="1d", bucket="hour").json()
     every = stack.get("/api/v1/events", since="1d", limit=1000).json()["events"]

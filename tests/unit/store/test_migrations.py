@@ -129,7 +129,7 @@ def test_the_rollup_migration_counts_the_events_already_stored(database_url: str
     ]
     with engine.begin() as conn:
         insert_pairs(conn, [(event_row(e), None) for e in events])
-    query = text("SELECT * FROM event_rollup ORDER BY hour, principal, decision")
+    query = text("SELECT * FROM event_rollup ORDER BY scope, hour, breakdown, value")
     with engine.connect() as conn:
         by_loader = conn.execute(query).all()
     config = alembic_config(database_url)
@@ -137,4 +137,12 @@ def test_the_rollup_migration_counts_the_events_already_stored(database_url: str
     command.upgrade(config, "0007_event_rollup")
     with engine.connect() as conn:
         assert conn.execute(query).all() == by_loader
-    assert sum(row.events for row in by_loader) == 50 and len({row.hour for row in by_loader}) == 7
+    totals = [row for row in by_loader if row.scope == "" and row.breakdown == "decision"]
+    assert sum(row.events for row in totals) == 50 and len({row.hour for row in totals}) == 7
+    assert {row.scope for row in by_loader} == {
+        "",
+        "principal=ann",
+        "vendor=anthropic",
+        "decision=allow",
+        "decision=flag",
+    }
