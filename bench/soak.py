@@ -51,6 +51,7 @@ from bench.bench_proxy import child_pids, proc_cpu_s, wait_for  # noqa: E402
 from tests.support.fixtures_pg import PgServer, find_pg_bin  # noqa: E402
 
 HOST = "127.0.0.1"
+SAMPLE_S = 5  # seconds between RSS/descriptor samples
 PACE_HEADER = {"x-bench-chunk-delay-ms": "1"}
 ANTHROPIC = {"anthropic-version": "2023-06-01", "x-api-key": "sk-ant-soak", "content-type": "application/json"}
 OPENAI = {"authorization": "Bearer sk-soak", "content-type": "application/json"}
@@ -278,7 +279,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.to_thread(proxy.start)
                     timeline.append(f"{time.monotonic() - t0:6.1f}s  proxy serving again")
                     killed = True
-                await asyncio.sleep(5)
+                await asyncio.sleep(SAMPLE_S)
 
         await asyncio.gather(open_loop(proxy_url, rate, args.duration, tally), faults())
         proxy.sample(time.monotonic() - t0)
@@ -317,6 +318,8 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             "end": {"t_s": run[-1][0], "rss_kib": run[-1][1], "fds": run[-1][2], "loader_rss_kib": run[-1][3]},
             "rss_kib_max": max(s[1] for s in run),
             "fds_max": max(s[2] for s in run),
+            # one sample a minute: (t, proxy RSS KiB, descriptors, loader RSS KiB), to tell warm-up from growth
+            "every_minute": [(round(s[0]), s[1], s[2], s[3]) for s in run[:: max(1, 60 // SAMPLE_S)]],
         }
         for run in proxy.incarnations
         if run
