@@ -77,7 +77,8 @@ class ChannelCollector:
             return
         if latest:
             # Wrappers removed, or past the instruction's cap: the raw text is not all in it.
-            if text.strip() not in instruction:
+            # (Equality first: the usual case, a memory compare instead of a substring search.)
+            if text != instruction and text.strip() not in instruction:
                 self.add(WRAPPED, text)
         else:
             self.add(EARLIER_TURN, text)

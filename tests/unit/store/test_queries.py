@@ -126,3 +126,30 @@ def test_stats_from_the_rollup_match_the_events_table(engine: Engine, monkeypatc
                         patch.setattr(stats_rollup, "scope_of", lambda _: None)
                         assert stats(session, f, bucket) == via_rollup, (f, bucket, purged)
             assert stats(session, EventFilter(), "day")["total"]["events"] == (3 if purged else 4)
+
+
+def test_an_instruction_an_agent_loop_resends_is_indexed_once_and_still_found(engine: Engine) -> None:
+    """Each call of a loop carries the same instruction: its first call is indexed with it, later
+    calls with their completion only (the loader's search indexing cost ~1 ms per 64 KiB otherwise)."""
+    from proxy.store.rows import digest_bodies
+
+    loop = [
+        make_event(
+            ts=NOW - timedelta(minutes=10 - i),
+            instruction="rotate the kafka credentials",
+            completion_text=f"step {i} zebra{i}",
+        )
+        for i in range(3)
+    ]
+    for event in loop:
+        digest_bodies(event)
+    rolled_back = loop[0]
+    try:  # the first call's batch fails once (database down): its retry must still index the instruction
+        with engine.begin() as conn:
+            insert_pairs(conn, [(event_row(rolled_back), body_row(rolled_back, "full"))])
+            raise RuntimeError("connection lost")
+    except RuntimeError:
+        pass
+    store(engine, loop)
+    assert ids(engine, text="kafka credentials") == [loop[0].id]
+    assert ids(engine, text="zebra2") == [loop[2].id]  # every completion is indexed
