@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -15,7 +17,7 @@ from proxy.classify.session import SessionEvidence, SessionFinding, read_with_se
 from proxy.hooks import Identity, Verdict
 from proxy.policy import PolicySource
 
-CacheKey = tuple[str | None, tuple[int, ...]]
+CacheKey = tuple[str | None, tuple[int | str, ...]]
 
 
 class PolicyDecider:
@@ -108,13 +110,20 @@ def _session_verdict(result: Classification, finding: SessionFinding) -> Classif
     return Classification(finding.label, dict(result.scores), hits, STRONG, evidence_events=events)
 
 
-def _call_digest(call: CallView) -> tuple[int, ...]:
+def _call_digest(call: CallView) -> tuple[int | str, ...]:
     """What the classification depends on: the instruction, every channel, and whether it is overhead.
 
-    Python's string hash (SipHash, keyed per process, so nobody can aim a collision at it) with
-    the lengths: this in-memory cache key costs ~0.03 ms for a 64 KiB instruction, where a
-    cryptographic digest of the same text cost ~0.15 ms on every call."""
+    Python's string hash (SipHash, keyed at random per process, so nobody can aim a collision at
+    it) with the lengths: ~0.03 ms for a 64 KiB instruction, where a cryptographic digest cost
+    ~0.15 ms on every call. With ``PYTHONHASHSEED`` fixed the key is known, and the digest is used."""
     channels = tuple(call.channels)
+    if not _HASH_IS_KEYED:
+        digest = hashlib.blake2b(call.instruction.encode("utf-8", "surrogatepass"), digest_size=16)
+        digest.update(f"\0{call.side_call}\0{call.endpoint}".encode())
+        for channel, text in channels:
+            digest.update(f"\0{channel}\0{len(text)}\0".encode())
+            digest.update(text.encode("utf-8", "surrogatepass"))
+        return (digest.hexdigest(),)
     return (
         hash(call.instruction),
         len(call.instruction),
@@ -122,3 +131,6 @@ def _call_digest(call: CallView) -> tuple[int, ...]:
         sum(len(text) for _, text in channels),
         hash((call.side_call, call.endpoint)),
     )
+
+
+_HASH_IS_KEYED = os.environ.get("PYTHONHASHSEED", "random") == "random"

@@ -135,3 +135,28 @@ def test_a_repeated_instruction_is_one_turn() -> None:
     assert evidence.remember(key, "fix it", "debugging") is not None
     assert evidence.remember(key, "fix it", "debugging") is None
     assert len(evidence.earlier(key)) == 1
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_the_classification_cache_key_tells_every_input_apart(keyed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache key (Python's keyed string hash, or a digest when PYTHONHASHSEED is fixed) changes
+    with the instruction, any channel and the endpoint, and is stable for the same call."""
+    import proxy.decider
+    from proxy.adapters.base import CallView
+
+    monkeypatch.setattr(proxy.decider, "_HASH_IS_KEYED", keyed)
+    digest = proxy.decider._call_digest
+    base = CallView("anthropic", "messages", instruction="write tests", channels=[("system", "be brief")])
+    variants = [
+        CallView("anthropic", "messages", instruction="write tesTs", channels=[("system", "be brief")]),
+        CallView("anthropic", "messages", instruction="write tests", channels=[("system", "be brieF")]),
+        CallView("anthropic", "messages", instruction="write tests", channels=[("tool_result", "be brief")]),
+        CallView("anthropic", "messages", instruction="write tests", channels=[]),
+        CallView("anthropic", "count_tokens", instruction="write tests", channels=[("system", "be brief")]),
+        CallView(
+            "anthropic", "messages", instruction="write tests", side_call="title", channels=[("system", "be brief")]
+        ),
+    ]
+    same = CallView("anthropic", "messages", instruction="write " + "tests", channels=[("system", "be brief")])
+    assert digest(same) == digest(base)
+    assert len({digest(v) for v in variants} | {digest(base)}) == len(variants) + 1
