@@ -38,7 +38,7 @@ def run(database_url: str) -> Run:
 
 
 def test_migrate(run: Run) -> None:
-    assert "schema at revision 0007_event_rollup" in run("migrate")
+    assert "schema at revision 0008_signals_alerts" in run("migrate")
 
 
 def test_keys_create_list_revoke(run: Run) -> None:

@@ -9,7 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-import proxy.store.exclusion  # noqa: F401  (registers the exclusion index models on Base.metadata)
+import proxy.store.exclusion
+import proxy.store.signal_models  # noqa: F401  (registers the signal and alert tables)
 from proxy.events import Event
 from proxy.store.console_models import SEARCH_TABLE  # importing it registers the console tables on Base
 from proxy.store.db import create_db_engine
@@ -23,7 +24,7 @@ from tests.support.fixtures_pg import pg_server  # noqa: F401  (the fixture, for
 database_url = store_fixtures.database_url
 engine = store_fixtures.engine
 
-HEAD = "0007_event_rollup"
+HEAD = "0008_signals_alerts"
 
 
 def _modelled(name: str | None, kind: str, _parent: object) -> bool:
