@@ -9,7 +9,14 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 
 from proxy.config import Settings
-from proxy.console import routes_admin, routes_events, routes_export, routes_policy, routes_triage
+from proxy.console import (
+    routes_admin,
+    routes_events,
+    routes_export,
+    routes_policy,
+    routes_signals,
+    routes_triage,
+)
 from proxy.console.auth import Authenticator, Caller, requires
 from proxy.console.schemas import ERROR_RESPONSES
 from proxy.console.settings import ConsoleSettings
@@ -44,7 +51,7 @@ def create_console_app(
     app.state.settings = settings
     app.state.salt = load_or_create_salt(engine, settings.key_salt, salt_cache_file(settings))
     app.state.authenticator = Authenticator(engine, app.state.salt, console)
-    for module in (routes_events, routes_export, routes_triage, routes_policy, routes_admin):
+    for module in (routes_events, routes_export, routes_triage, routes_policy, routes_admin, routes_signals):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
     @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
