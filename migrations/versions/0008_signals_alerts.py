@@ -54,8 +54,32 @@ def upgrade() -> None:
     )
     op.create_index("ix_alerts_scope_rule", "alerts", ["rule", "scope_kind", "scope", "created_at"])
     op.create_index("ix_alerts_created", "alerts", ["created_at", "id"])
+    # The signal engine's incremental state (proxy/store/signal_state.py).
+    op.create_table(
+        "signal_instructions",
+        sa.Column("day", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("principal", sa.String(255), nullable=False),
+        sa.Column("sha", sa.String(64), nullable=False),
+        sa.Column("cluster", sa.String(64), nullable=False),
+        sa.Column("flags", sa.Integer(), nullable=False),
+        sa.Column("calls", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("minhash", sa.LargeBinary(), nullable=True),
+        sa.PrimaryKeyConstraint("day", "principal", "sha"),
+    )
+    op.create_table(
+        "signal_state",
+        sa.Column("signal", sa.String(32), nullable=False),
+        sa.Column("scope", sa.String(255), nullable=False),
+        sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("signal", "scope", "window_start"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("signal_state")
+    op.drop_table("signal_instructions")
     op.drop_table("alerts")
     op.drop_table("signal_hits")

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, inspect, text
 import proxy.store.exclusion
 import proxy.store.signal_models  # noqa: F401  (registers the signal and alert tables)
 from proxy.events import Event
+from proxy.store import signal_state  # noqa: F401  (registers the signal engine's state tables)
 from proxy.store.console_models import SEARCH_TABLE  # importing it registers the console tables on Base
 from proxy.store.db import create_db_engine
 from proxy.store.migrate import alembic_config, current_revision, upgrade
