@@ -27,3 +27,13 @@ class ConsoleSettings(BaseSettings):
     siem_file: Path | None = None
     siem_webhook_url: str | None = None
     siem_poll_interval_s: float = Field(default=1.0, gt=0)
+    # Distillation signals (proxy/signals) and the alerts raised on them (proxy/alerts): both run in
+    # `provproxy admin` while signals_enabled, looking for new calls and hits every poll interval.
+    signals_enabled: bool = True
+    signals_poll_interval_s: float = Field(default=5.0, gt=0)
+    alert_rules_file: Path | None = None  # None: the shipped proxy/alerts/default_rules.yaml
+    alert_webhook_url: str | None = None  # a Slack-compatible incoming webhook
+    console_url: str | None = None  # the console's address in alert links; None: the admin listener's
+
+    def console_base_url(self) -> str:
+        return self.console_url or f"http://{self.admin_host}:{self.admin_port}"

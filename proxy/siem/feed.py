@@ -1,5 +1,6 @@
 """Delivery of the SIEM feed: a background thread that, for each sink, reads the next batch after
-that sink's persisted cursor, hands it over, and moves the cursor only once the sink took it.
+that sink's persisted cursors, hands it over, and moves the cursors only once the sink took it.
+A batch holds blocked and flagged calls, triage verdicts and alerts (:mod:`proxy.alerts`).
 
 A sink that fails (file system full, webhook down or answering 5xx) is retried with growing
 pauses while the others go on; its cursor stays, so nothing is skipped, and a restart resumes
@@ -10,9 +11,7 @@ thread never touches the request path: the proxy only records, the feed reads wh
 from __future__ import annotations
 
 import os
-import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,13 +19,13 @@ import httpx
 import orjson
 import structlog
 
-from proxy.siem.ocsf import call_record, verdict_record
+from proxy.siem.loop import RetryLoop, Step
+from proxy.siem.ocsf import alert_record, call_record, verdict_record
 from proxy.store.db import Database
 from proxy.store.siem_source import FeedBatch, mark_delivered, next_batch
 
 log = structlog.get_logger(__name__)
 BATCH = 500
-MAX_PAUSE_S = 60.0
 
 
 class Sink(Protocol):
@@ -52,16 +51,25 @@ class JsonlSink:
 
 
 class WebhookSink:
-    """POSTs the batch as a JSON array; any answer but 2xx is a failure to retry."""
+    """POSTs the batch as JSON (an array unless ``body`` shapes it); any answer but 2xx is a failure
+    to retry. Redirects are not followed: a webhook that moved is a configuration to fix."""
 
-    def __init__(self, url: str, timeout_s: float = 10.0, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float = 10.0,
+        headers: dict[str, str] | None = None,
+        name: str = "webhook",
+        body: Callable[[Sequence[dict[str, Any]]], Any] = list,
+    ) -> None:
         self.url = url
-        self.name = "webhook"
+        self.name = name
+        self._body = body
         self._client = httpx.Client(timeout=timeout_s, headers=headers or {})
 
     def deliver(self, records: Sequence[dict[str, Any]]) -> None:
         response = self._client.post(
-            self.url, content=orjson.dumps(list(records)), headers={"content-type": "application/json"}
+            self.url, content=orjson.dumps(self._body(records)), headers={"content-type": "application/json"}
         )
         response.raise_for_status()
 
@@ -70,7 +78,11 @@ class WebhookSink:
 
 
 def ocsf_records(batch: FeedBatch) -> list[dict[str, Any]]:
-    return [call_record(event) for event in batch.events] + [verdict_record(v) for v in batch.verdicts]
+    return (
+        [call_record(event) for event in batch.events]
+        + [verdict_record(v) for v in batch.verdicts]
+        + [alert_record(alert) for alert in batch.alerts]
+    )
 
 
 class SiemFeed:
@@ -78,47 +90,27 @@ class SiemFeed:
 
     def __init__(self, engine: Database, sinks: Sequence[Sink], poll_interval_s: float = 1.0) -> None:
         self._engine = engine
-        self._sinks = list(sinks)
-        self._poll = poll_interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="siem-feed", daemon=True)
+        steps = [Step(sink.name, self._step(sink), "siem.delivery_failed") for sink in sinks]
+        self._loop = RetryLoop(steps, poll_interval_s, "siem-feed")
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout_s)
-        log.info("siem.feed_stopped", finished=not self._thread.is_alive())
+        log.info("siem.feed_stopped", finished=self._loop.stop(timeout_s))
 
     def deliver_once(self, sink: Sink) -> int:
         """Deliver the next batch to ``sink``; returns how many records went out (0: nothing new)."""
         batch = next_batch(self._engine, sink.name, BATCH)
         if not batch:
             return 0
-        sink.deliver(ocsf_records(batch))
+        records = ocsf_records(batch)
+        sink.deliver(records)
         mark_delivered(self._engine, sink.name, batch)
-        return len(batch.events) + len(batch.verdicts)
+        return len(records)
 
-    def _run(self) -> None:
-        retry_at = dict.fromkeys((sink.name for sink in self._sinks), 0.0)
-        pauses = dict.fromkeys(retry_at, self._poll)
-        while not self._stop.is_set():
-            busy = False
-            for sink in self._sinks:
-                if time.monotonic() < retry_at[sink.name]:
-                    continue
-                try:
-                    busy |= self.deliver_once(sink) >= BATCH
-                except Exception as exc:  # any failure: keep this sink's cursor, try it again later
-                    pause = pauses[sink.name]
-                    log.warning("siem.delivery_failed", sink=sink.name, error=str(exc), retry_in_s=pause)
-                    retry_at[sink.name] = time.monotonic() + pause
-                    pauses[sink.name] = min(pause * 2, MAX_PAUSE_S)
-                else:
-                    pauses[sink.name] = self._poll
-            if not busy:
-                self._stop.wait(self._poll)
+    def _step(self, sink: Sink) -> Callable[[], bool]:
+        return lambda: self.deliver_once(sink) >= BATCH
 
 
 def feed_from_settings(

@@ -1,8 +1,11 @@
-"""Events and triage verdicts as OCSF API Activity records (class 6003, category 6).
+"""Events and triage verdicts as OCSF API Activity records (class 6003, category 6), alerts as
+OCSF Detection Findings (class 2004, category 2).
 
 A recorded call is an API call the proxy let through or stopped: activity *Create* (1) with the
 vendor as the service and the human who sent it as the actor; a triage verdict is an *Update* (3)
-of that call's record. ``metadata.uid`` is stable, so a receiver can drop a record it saw twice.
+of that call's record. An alert on a distillation signal is a finding *Create* (1) naming its
+rule, the people involved and the calls behind it. ``metadata.uid`` is stable, so a receiver can
+drop a record it saw twice.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ DECISIONS = {
     "flag": (3, "Medium", 1, "Allowed"),
     "allow": (1, "Informational", 1, "Allowed"),
 }
+FINDING_CLASS_UID, FINDING_CATEGORY_UID = 2004, 2
+ALERT_HIGH_RATIO = 2.0  # an alert whose score is twice its threshold or more is High, else Medium
 VERDICT_SEVERITY = {"violation": (4, "High"), "needs-follow-up": (3, "Medium"), "benign": (1, "Informational")}
 
 
@@ -102,6 +107,50 @@ def verdict_record(verdict: dict[str, Any]) -> dict[str, Any]:
         },
     }
     return _pruned(record)
+
+
+def alert_record(alert: dict[str, Any]) -> dict[str, Any]:
+    """An alert raised on a signal hit (:mod:`proxy.alerts`)."""
+    high = alert["score"] >= ALERT_HIGH_RATIO * alert["threshold"]
+    created = _millis(alert["created_at"])
+    uid = f"alert:{alert['id']}"
+    return _pruned(
+        {
+            "class_uid": FINDING_CLASS_UID,
+            "class_name": "Detection Finding",
+            "category_uid": FINDING_CATEGORY_UID,
+            "category_name": "Findings",
+            "activity_id": CREATE,
+            "activity_name": "Create",
+            "type_uid": FINDING_CLASS_UID * 100 + CREATE,
+            "time": created,
+            "metadata": {"version": OCSF_VERSION, "product": PRODUCT, "uid": uid},
+            "severity_id": 4 if high else 3,
+            "severity": "High" if high else "Medium",
+            "status_id": 1,
+            "status": "New",
+            "message": alert["summary"],
+            "finding_info": {
+                "uid": uid,
+                "title": f"{alert['rule']}: {alert['signal']} signal on {alert['scope_kind']} {alert['scope']}",
+                "desc": alert["summary"],
+                "types": [alert["signal"]],
+                "created_time": created,
+                "analytic": {"name": alert["rule"], "uid": alert["rule"], "type_id": 1, "type": "Rule"},
+                "related_events": [{"uid": str(event_id)} for event_id in alert["event_ids"]],
+            },
+            "evidences": [{"actor": {"user": {"name": str(name)}}} for name in alert["principals"]],
+            "resources": [{"uid": alert["scope"], "name": alert["scope"], "type": alert["scope_kind"]}],
+            "unmapped": {
+                "signal": alert["signal"],
+                "scope_kind": alert["scope_kind"],
+                "scope": alert["scope"],
+                "score": alert["score"],
+                "threshold": alert["threshold"],
+                "hit_id": alert["hit_id"],
+            },
+        }
+    )
 
 
 def _groups(team: str | None) -> list[dict[str, str]] | None:

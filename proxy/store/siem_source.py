@@ -1,10 +1,10 @@
 """What the SIEM feed sends, read from the database after a persisted cursor.
 
 Blocked and flagged calls are taken in chain order (``seq``, assigned when a call is sealed and
-never reused) and triage verdicts in the order they were appended (``id``). The cursor is kept in
-the ``settings`` table, one per sink, and moved only after that sink took a batch, so a restart resumes where
-delivery stopped: nothing is lost, and a batch cut short by a crash is sent again (receivers
-deduplicate on the record's uid).
+never reused), triage verdicts and alerts in the order they were appended (``id``). The cursors
+are kept in the ``settings_kv`` table, one of each kind per sink, and moved only after that sink
+took a batch, so a restart resumes where delivery stopped: nothing is lost, and a batch cut short
+by a crash is sent again (receivers deduplicate on the record's uid).
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from proxy.store.alert_store import alert_dicts
 from proxy.store.console_models import TriageVerdictRow
 from proxy.store.db import Database
 from proxy.store.event_query import event_dict
 from proxy.store.models import EventRow, SettingRow
 
-CURSOR_KEYS = ("siem_events_seq:", "siem_verdicts_id:")  # + the sink's name: each sink has its own place
+# + the sink's name: each sink has its own place
+CURSOR_KEYS = ("siem_events_seq:", "siem_verdicts_id:", "siem_alerts_id:")
 FLAGGED = ("flag", "block")
 
 
@@ -30,16 +32,20 @@ class FeedBatch:
     verdicts: list[dict[str, Any]]  # triage verdicts, with the judged call's principal and decision
     events_cursor: int
     verdicts_cursor: int
+    alerts: list[dict[str, Any]]  # alerts raised on distillation signals (proxy/alerts)
+    alerts_cursor: int
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.verdicts)
+        return bool(self.events or self.verdicts or self.alerts)
 
 
 def next_batch(engine: Database, sink: str, limit: int) -> FeedBatch:
-    """Up to ``limit`` calls and ``limit`` verdicts after the cursors of ``sink``."""
+    """Up to ``limit`` calls, ``limit`` verdicts and ``limit`` alerts after the cursors of ``sink``."""
     with Session(engine) as session:
         after_seq = _cursor(session, CURSOR_KEYS[0] + sink)
         after_id = _cursor(session, CURSOR_KEYS[1] + sink)
+        after_alert = _cursor(session, CURSOR_KEYS[2] + sink)
+        alerts = alert_dicts(session, after_alert, limit)
         calls = session.scalars(
             select(EventRow)
             .where(EventRow.seq > after_seq, EventRow.decision.in_(FLAGGED))
@@ -72,13 +78,16 @@ def next_batch(engine: Database, sink: str, limit: int) -> FeedBatch:
         verdicts=verdicts,
         events_cursor=max((int(row.seq or 0) for row in calls), default=after_seq),
         verdicts_cursor=max((row.id for row, *_ in judged), default=after_id),
+        alerts=alerts,
+        alerts_cursor=max((int(alert["id"]) for alert in alerts), default=after_alert),
     )
 
 
 def mark_delivered(engine: Database, sink: str, batch: FeedBatch) -> None:
     """Move the cursors of ``sink`` past ``batch`` (only ever forward)."""
     with Session(engine) as session:
-        for prefix, value in zip(CURSOR_KEYS, (batch.events_cursor, batch.verdicts_cursor), strict=True):
+        cursors = (batch.events_cursor, batch.verdicts_cursor, batch.alerts_cursor)
+        for prefix, value in zip(CURSOR_KEYS, cursors, strict=True):
             key = prefix + sink
             row = session.get(SettingRow, key)
             if row is None:
