@@ -11,10 +11,12 @@ interactive docs or OpenAPI schema for anyone who can reach the port to read.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -112,7 +114,12 @@ class ProvenanceProxyApp:
         )
         self.api = self._build_api()
         # Served on the admin listener: metrics, and the security console on the same database.
-        self.admin = create_admin_app(self.metrics, create_console_app(settings))
+        write_path = self._write_path if hasattr(components.recorder, "stats") else None  # none: not recording
+        self.admin = create_admin_app(self.metrics, create_console_app(settings, write_path=write_path))
+
+    def _write_path(self) -> dict[str, Any]:
+        """The recorder's counters, for the console overview's health panel (served in this process)."""
+        return dataclasses.asdict(self.components.recorder.stats)  # type: ignore[attr-defined]
 
     def _build_api(self) -> FastAPI:
         @asynccontextmanager

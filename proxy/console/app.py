@@ -20,6 +20,8 @@ from proxy.console import (
 from proxy.console.auth import Authenticator, Caller, requires
 from proxy.console.schemas import ERROR_RESPONSES
 from proxy.console.settings import ConsoleSettings
+from proxy.console.web.mount import mount_pages
+from proxy.console.web.provenance_view import WritePath
 from proxy.principals import salt_cache_file
 from proxy.store.api_keys import load_or_create_salt
 from proxy.store.db import shared_engine
@@ -32,11 +34,17 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def create_console_app(
-    settings: Settings, console: ConsoleSettings | None = None, lifespan: Lifespan | None = None
+    settings: Settings,
+    console: ConsoleSettings | None = None,
+    lifespan: Lifespan | None = None,
+    secure_cookies: bool = True,
+    write_path: WritePath | None = None,
 ) -> FastAPI:
-    """The console on the database of ``settings``. Its schema is itself behind authentication:
-    nothing, not even the list of routes, answers anonymously. ``lifespan`` runs the console's
-    own background work (the SIEM feed) when it is served alone."""
+    """The console on the database of ``settings``: the API under ``/api/v1`` and the web pages at
+    ``/`` (:mod:`proxy.console.web`). Its schema is itself behind authentication: nothing, not even
+    the list of routes, answers anonymously. ``lifespan`` runs the console's own background work
+    (the SIEM feed) when it is served alone; ``secure_cookies`` and ``write_path``: see
+    :func:`~proxy.console.web.mount.mount_pages`."""
     console = console or ConsoleSettings()
     app = FastAPI(
         title="Provenance Proxy console",
@@ -58,4 +66,5 @@ def create_console_app(
     def openapi(request: Request, _: Annotated[Caller, Depends(requires("viewer"))]) -> dict[str, Any]:
         return request.app.openapi()
 
+    mount_pages(app, secure_cookies, write_path)
     return app

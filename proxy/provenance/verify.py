@@ -103,6 +103,13 @@ def _load_state(path: Path, engine: Database) -> _Position | None:
     return _Position(frontier.size, str(state["head_hash"]), frontier)
 
 
+def verified_through(path: Path, engine: Database) -> int | None:
+    """How many records the last passing ``provproxy verify`` of this database covered, from the
+    state it left in ``path`` (None: no state for this database there)."""
+    position = _load_state(path, engine)
+    return None if position is None else position.size
+
+
 def _save_state(path: Path, engine: Database, position: _Position) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

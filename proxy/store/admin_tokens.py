@@ -56,6 +56,16 @@ def create_token(
 def authenticate(session: Session, salt: bytes, token: str, now: datetime | None = None) -> TokenHolder | None:
     """The holder of ``token``, or None when it is unknown, revoked or expired (callers never say which)."""
     row = session.scalars(select(AdminTokenRow).where(AdminTokenRow.token_hash == key_hash(salt, token))).first()
+    return _valid_holder(row, now)
+
+
+def holder_by_id(session: Session, token_id: str, now: datetime | None = None) -> TokenHolder | None:
+    """The holder of the token with this id while it is unrevoked and unexpired (a console login
+    names its token by id: this is how the login ends when the token does)."""
+    return _valid_holder(session.get(AdminTokenRow, token_id), now)
+
+
+def _valid_holder(row: AdminTokenRow | None, now: datetime | None) -> TokenHolder | None:
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= (now or datetime.now(UTC)):

@@ -99,6 +99,36 @@ def _events_rows(session: Session, f: EventFilter, bucket: str) -> list[tuple[An
     return rows
 
 
+def top_principals(
+    session: Session, since: datetime | None, until: datetime | None, limit: int = 10
+) -> list[dict[str, Any]]:
+    """The most active people in [since, until), with their flags and blocks: counted from the
+    roll-up for the whole hours and from the events table for the partial hours at the edges."""
+    first, end = stats_rollup.whole_hours(since, until)
+    if first is not None and end is not None and first >= end:  # no whole hour: the events only
+        rows, edges = [], [(since, until)]
+    else:
+        rows = stats_rollup.principal_decisions(session.connection(), first, end)
+        edges = [(since, first)] if since is not None and first != since else []
+        edges += [(end, until)] if until is not None and end != until else []
+    for edge_since, edge_until in edges:
+        rows += _principal_decisions(session, EventFilter(since=edge_since, until=edge_until))
+    counts: dict[str, dict[str, int]] = {}
+    for principal, decision, events in rows:
+        into = counts.setdefault(principal, {"calls": 0, "flag": 0, "block": 0})
+        into["calls"] += events
+        if decision in into:
+            into[decision] += events
+    top = sorted(counts.items(), key=lambda item: (-item[1]["calls"], item[0]))[:limit]
+    return [{"principal": p, "calls": c["calls"], "flags": c["flag"], "blocks": c["block"]} for p, c in top]
+
+
+def _principal_decisions(session: Session, f: EventFilter) -> list[tuple[str, str, int]]:
+    query = filtered(f, session.get_bind().dialect.name, select(EventRow.principal, EventRow.decision, func.count()))
+    query = query.where(EventRow.principal.is_not(None)).group_by(EventRow.principal, EventRow.decision)
+    return [(str(row[0]), row[1], int(row[2])) for row in session.execute(query)]
+
+
 def principal_activity(session: Session, principal: str, since: datetime | None, bucket: str) -> dict[str, Any]:
     """A person's activity over time: the same statistics, narrowed to them."""
     return stats(session, EventFilter(principal=principal, since=since), bucket)

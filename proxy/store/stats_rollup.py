@@ -157,3 +157,18 @@ def _hour_column(dialect: str) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return func.timezone("UTC", func.date_trunc("hour", func.timezone("UTC", _EVENTS.c.ts)))
     return func.strftime("%Y-%m-%d %H:00:00.000000", _EVENTS.c.ts)  # SQLAlchemy's SQLite datetime text
+
+
+def principal_decisions(conn: Connection, first: datetime | None, end: datetime | None) -> list[tuple[str, str, int]]:
+    """``(principal, decision, events)`` over the whole hours [first, end), from the roll-up."""
+    principal = func.substr(_ROLLUP.c.scope, len("principal=") + 1)
+    query = (
+        select(principal, _ROLLUP.c.value, func.sum(_ROLLUP.c.events))
+        .where(_ROLLUP.c.scope.like("principal=%"), _ROLLUP.c.breakdown == "decision")
+        .group_by(principal, _ROLLUP.c.value)
+    )
+    if first is not None:
+        query = query.where(_ROLLUP.c.hour >= first)
+    if end is not None:
+        query = query.where(_ROLLUP.c.hour < end)
+    return [(row[0], row[1], int(row[2])) for row in conn.execute(query)]

@@ -56,3 +56,9 @@ def test_serve_mounts_the_console_on_the_admin_listener(shared_proxy: ProxyProce
     answer = httpx.get(events, headers={"authorization": f"Bearer {token}"})
     assert answer.status_code == 200 and "events" in answer.json()
     assert httpx.get(shared_proxy.url + "/api/v1/events").status_code == 404  # never on the proxy port
+    # The pages come with it, and there the overview can read the recorder it shares a process with.
+    overview = httpx.get(shared_proxy.admin_url + "/", headers={"authorization": f"Bearer {token}"})
+    assert overview.status_code == 200, overview.text
+    assert "bytes; database up" in overview.text
+    assert "unknown (no `provproxy verify` state" in overview.text
+    assert httpx.get(shared_proxy.admin_url + "/", follow_redirects=False).status_code in (302, 303, 307)

@@ -6,6 +6,7 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -107,6 +108,7 @@ def test_stats_from_the_rollup_equal_each_breakdown_counted_on_its_own(engine: E
         EventFilter(since=since, principal="ann"),
         EventFilter(decision="flag", until=until),
         EventFilter(since=since, until=until, label="eval_task_generation"),
+        EventFilter(since=since, until=until),  # partial hours at both edges
         EventFilter(since=since, until=since + timedelta(minutes=20)),  # within one hour
         EventFilter(since=since, model="claude-sonnet-4-5"),  # not in the roll-up: the events table
         EventFilter(since=since.replace(minute=0), until=until.replace(minute=0)),  # whole hours only
@@ -141,3 +143,23 @@ def test_stats_from_the_rollup_equal_each_breakdown_counted_on_its_own(engine: E
             "input_tokens": total_in,
             "output_tokens": sum(e.output_tokens or 0 for e in chosen),
         }
+        if f.principal is None and f.decision is None and f.label is None and f.model is None:
+            _assert_top_principals(engine, chosen, f)
+
+
+def _assert_top_principals(engine: Engine, chosen: list[Any], f: Any) -> None:
+    """The overview's most active people: the same counts as counting the chosen events."""
+    from collections import Counter
+
+    from proxy.store.console_views import top_principals
+
+    calls = Counter(e.principal for e in chosen)
+    flags = Counter(e.principal for e in chosen if e.decision == "flag")
+    blocks = Counter(e.principal for e in chosen if e.decision == "block")
+    expected = [
+        {"principal": p, "calls": n, "flags": flags[p], "blocks": blocks[p]}
+        for p, n in sorted(calls.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    with Session(engine) as session:
+        assert top_principals(session, f.since, f.until) == expected
+        assert top_principals(session, f.since, f.until, limit=1) == expected[:1]
