@@ -193,15 +193,24 @@ def measure(url: str, runs: int, now: datetime) -> dict[str, tuple[float, float]
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+Measure = Callable[[str, Path], dict[str, tuple[float, float]]]  # (url, workdir) -> name: (p50, p95) ms
+
+
+def run_on_loaded_databases(description: str, measure_loaded: Callable[[argparse.Namespace], Measure]) -> None:
+    """The console benches' shared driver: ``--events`` loaded into SQLite (and ``--postgres``, a
+    throwaway server), then each database measured and printed."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL (the tests' fixture)")
     args = parser.parse_args()
+    measure_one = measure_loaded(args)
     now = datetime.now(UTC)
-    with tempfile.TemporaryDirectory() as workdir:
-        targets = [("sqlite", f"sqlite:///{Path(workdir) / 'bench.db'}", load_sqlite)]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        targets: list[tuple[str, str, Callable[[str, int, datetime], None]]] = [
+            ("sqlite", f"sqlite:///{workdir / 'bench.db'}", load_sqlite)
+        ]
         server = None
         if args.postgres:
             from tests.support.fixtures_pg import PgServer, find_pg_bin
@@ -219,11 +228,16 @@ def main() -> None:
                 start = time.perf_counter()
                 load(url, args.events, now)
                 print(f"{kind}: loaded {args.events:,} events in {time.perf_counter() - start:.0f} s")
-                for name, (p50, p95) in measure(url, args.runs, now).items():
+                for name, (p50, p95) in measure_one(url, workdir).items():
                     print(f"  {name:<32} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms")
         finally:
             if server is not None:
                 server.destroy()
+
+
+def main() -> None:
+    now = datetime.now(UTC)
+    run_on_loaded_databases(__doc__.split("\n\n")[0], lambda args: lambda url, _workdir: measure(url, args.runs, now))
 
 
 if __name__ == "__main__":

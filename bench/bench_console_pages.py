@@ -10,22 +10,17 @@ token so that the pages that show bodies and the triage queue are included.
 
 from __future__ import annotations
 
-import argparse
-import tempfile
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from bench.bench_console import load_postgres, load_sqlite, timed
+from bench.bench_console import run_on_loaded_databases, timed
 from proxy.config import Settings
 from proxy.console.app import create_console_app
 from proxy.store.admin_tokens import create_token
 from proxy.store.console_session import read_session
 from proxy.store.event_query import EventFilter, page_events
-from proxy.store.migrate import upgrade
 
 
 def pages(client: TestClient, some: dict[str, str]) -> dict[str, str]:
@@ -74,37 +69,9 @@ def measure(url: str, workdir: Path, runs: int) -> dict[str, tuple[float, float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL (the tests' fixture)")
-    args = parser.parse_args()
-    now = datetime.now(UTC)
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        targets = [("sqlite", f"sqlite:///{workdir / 'bench.db'}", load_sqlite)]
-        server = None
-        if args.postgres:
-            from tests.support.fixtures_pg import PgServer, find_pg_bin
-
-            pg_bin = find_pg_bin()
-            if pg_bin is None:
-                parser.error("--postgres: no PostgreSQL server binaries found")
-            server = PgServer(pg_bin)
-            server.init()
-            server.start()
-            targets.append(("postgresql", server.new_database(), load_postgres))
-        try:
-            for kind, url, load in targets:
-                upgrade(url)
-                start = time.perf_counter()
-                load(url, args.events, now)
-                print(f"{kind}: loaded {args.events:,} events in {time.perf_counter() - start:.0f} s")
-                for name, (p50, p95) in measure(url, workdir, args.runs).items():
-                    print(f"  {name:<28} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms")
-        finally:
-            if server is not None:
-                server.destroy()
+    run_on_loaded_databases(
+        __doc__.split("\n\n")[0], lambda args: lambda url, workdir: measure(url, workdir, args.runs)
+    )
 
 
 if __name__ == "__main__":

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import pytest
 
 from tests.support.fixtures_pg import PgServer
 from tests.support.fixtures_proxy import ProxyFactory, ProxyProcess, free_port
+from tests.support.webhook_receiver import WebhookReceiver
 
 SSO_HEADER = "X-Forwarded-Email"
 TRUSTED_PEER = "127.0.0.2"  # SSO is believed from this loopback address only
@@ -34,38 +33,6 @@ def run_cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedP
     return subprocess.run(
         [sys.executable, "-m", "proxy", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
     )
-
-
-class WebhookReceiver:
-    """A SIEM webhook on loopback that refuses its first ``failures`` deliveries with 503 (so the
-    feed must retry) and keeps the records of every accepted one."""
-
-    def __init__(self, failures: int = 1) -> None:
-        self.records: list[dict[str, Any]] = []
-        self.refused = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                if receiver.refused < failures:
-                    receiver.refused += 1
-                    self.send_response(503)
-                else:
-                    receiver.records.extend(json.loads(body))
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/siem"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @dataclass
@@ -126,7 +93,7 @@ class ConsoleStack:
 def start_console(factory: ProxyFactory, database_url: str) -> ConsoleStack:
     proxy = factory(database_url=database_url)
     port = free_port()
-    webhook = WebhookReceiver()
+    webhook = WebhookReceiver(failures=1, path="/siem")  # refuses its first batch: the feed must retry
     env = {
         **proxy.env,
         "PROVPROXY_ADMIN_PORT": str(port),

@@ -22,7 +22,7 @@ from proxy.store.signal_models import SignalHitRow
 from tests.integration.console_support import CODE_REVIEW, ConsoleStack, run_cli, start_console, wait_for
 from tests.support.fixtures_pg import PgServer
 from tests.support.fixtures_proxy import ProxyFactory
-from tests.unit.alerts.support import JsonReceiver
+from tests.support.webhook_receiver import WebhookReceiver
 
 CONSOLE_URL = "https://console.example.com"
 RULES = """
@@ -42,7 +42,7 @@ RANK = {"viewer": 1, "auditor": 2, "admin": 3}
 @dataclass
 class AlertStack:
     console: ConsoleStack
-    chat: JsonReceiver
+    chat: WebhookReceiver
 
     def request(self, method: str, path: str, role: str | None = "admin", **params: Any) -> httpx.Response:
         headers = {"authorization": f"Bearer {self.console.tokens[role]}"} if role else {}
@@ -81,7 +81,7 @@ def stack(
         url = server.new_database()
     factory = ProxyFactory(workdir, fake_vendor.url)  # type: ignore[attr-defined]
     console = start_console(factory, url)
-    chat = JsonReceiver(failures=1)  # its first message is refused: the runner must retry
+    chat = WebhookReceiver(failures=1, path="/hooks/alerts")  # its first message is refused: the runner must retry
     (workdir / "alert-rules.yaml").write_text(RULES)
     console.admin_env |= {
         "PROVPROXY_ALERT_RULES_FILE": str(workdir / "alert-rules.yaml"),

@@ -1,12 +1,8 @@
-"""Helpers of the alert tests: signal hits written as the signal engine writes them, and a
-loopback webhook that refuses its first deliveries."""
+"""Helpers of the alert tests: signal hits written as the signal engine writes them."""
 
 from __future__ import annotations
 
-import json
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -53,35 +49,3 @@ def put_hit(
                 setattr(row, name, value)
         session.commit()
         return row.id
-
-
-class JsonReceiver:
-    """A webhook on loopback that answers 503 to its first ``failures`` POSTs and keeps the JSON
-    body of every accepted one."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.bodies: list[Any] = []
-        self.refused = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                if receiver.refused < failures:
-                    receiver.refused += 1
-                    self.send_response(503)
-                else:
-                    receiver.bodies.append(json.loads(body))
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/alerts"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()

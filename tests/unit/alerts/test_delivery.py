@@ -18,7 +18,8 @@ from proxy.alerts.runner import AlertRunner, runner_from_settings
 from proxy.alerts.slack import slack_message, slack_sink
 from proxy.siem.feed import SiemFeed
 from proxy.store.signal_views import list_alerts
-from tests.unit.alerts.support import T0, JsonReceiver, put_hit
+from tests.support.webhook_receiver import WebhookReceiver
+from tests.unit.alerts.support import T0, put_hit
 from tests.unit.stored_events import event_row
 
 RULES = parse_rules("rules: [{name: person-sweep, signal: sweep, threshold: 1, scope: person, cooldown: 6h}]")
@@ -27,8 +28,8 @@ CALL = "00000000-0000-7000-8000-000000000001"
 
 
 @pytest.fixture
-def receiver() -> Iterator[JsonReceiver]:
-    receiver = JsonReceiver(failures=2)
+def receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver(failures=2, path="/hooks/alerts")
     yield receiver
     receiver.close()
 
@@ -70,7 +71,7 @@ def test_the_webhook_message_is_slack_json_linking_the_console(engine: Engine) -
 
 
 def test_a_refusing_webhook_is_retried_and_gets_each_alert_once_across_a_restart(
-    engine: Engine, receiver: JsonReceiver
+    engine: Engine, receiver: WebhookReceiver
 ) -> None:
     first = _raise(engine, "alice")
     second = _raise(engine, "bob")
@@ -90,7 +91,7 @@ def test_a_refusing_webhook_is_retried_and_gets_each_alert_once_across_a_restart
     ]
 
 
-def test_the_thread_evaluates_and_delivers_through_failures(engine: Engine, receiver: JsonReceiver) -> None:
+def test_the_thread_evaluates_and_delivers_through_failures(engine: Engine, receiver: WebhookReceiver) -> None:
     runner = runner_from_settings(engine, RULES, receiver.url, CONSOLE, poll_interval_s=0.01)
     runner.start()
     try:
