@@ -14,7 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from proxy.store.db import create_db_engine
 from tests.support.fixtures_pg import PgServer
 from tests.support.fixtures_proxy import ProxyFactory, ProxyProcess, free_port
 from tests.support.webhook_receiver import WebhookReceiver
@@ -168,3 +170,16 @@ def console_stack_fixture(
     console.stop()
     console.webhook.close()
     factory.stop_all()
+
+
+def access_log_rows(stack: ConsoleStack, target: str) -> list[tuple[str, str]]:
+    """``(actor, action)`` of the console's access log entries about ``target``, oldest first."""
+    engine = create_db_engine(stack.env["PROVPROXY_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT actor, action FROM access_log WHERE target = :t ORDER BY seq"), {"t": target}
+            )
+            return [(row[0], row[1]) for row in rows]
+    finally:
+        engine.dispose()

@@ -14,12 +14,18 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from proxy.store.db import create_db_engine
 from proxy.store.signal_models import SignalHitRow
-from tests.integration.console_support import CODE_REVIEW, ConsoleStack, run_cli, start_console, wait_for
+from tests.integration.console_support import (
+    CODE_REVIEW,
+    ConsoleStack,
+    access_log_rows,
+    run_cli,
+    start_console,
+    wait_for,
+)
 from tests.support.fixtures_pg import PgServer
 from tests.support.fixtures_proxy import ProxyFactory
 from tests.support.webhook_receiver import WebhookReceiver
@@ -165,7 +171,7 @@ def test_an_auditor_acknowledges_an_alert_in_the_access_log(stack: AlertStack) -
     assert [a["id"] for a in stack.request("GET", "/api/v1/alerts", open="false", principal=dave).json()] == [
         alert["id"]
     ]
-    assert _access_log(stack, f"alert:{alert['id']}") == [
+    assert access_log_rows(stack.console, f"alert:{alert['id']}") == [
         ("auditor-person", "alert_ack"),
         ("admin-person", "alert_ack"),
     ]
@@ -184,15 +190,3 @@ def test_a_broken_rules_file_stops_the_start_in_one_line(stack: AlertStack, tmp_
 
 def _siem_uids(stack: AlertStack) -> list[str]:
     return [str(record["metadata"]["uid"]) for record in stack.console.webhook.records]
-
-
-def _access_log(stack: AlertStack, target: str) -> list[tuple[str, str]]:
-    engine = create_db_engine(stack.console.env["PROVPROXY_DATABASE_URL"])
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT actor, action FROM access_log WHERE target = :t ORDER BY seq"), {"t": target}
-            )
-            return [(row[0], row[1]) for row in rows]
-    finally:
-        engine.dispose()

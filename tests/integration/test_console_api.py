@@ -19,6 +19,7 @@ from tests.integration.console_support import (
     SSO_HEADER,
     TRUSTED_PEER,
     ConsoleStack,
+    access_log_rows,
     console_stack_fixture,  # noqa: F401  (the "stack" fixture)
     local_client,
     wait_for,
@@ -132,7 +133,7 @@ def test_events_answer_every_filter_and_body_reads_are_logged(stack: ConsoleStac
 
     detail = stack.get(f"/api/v1/events/{event['id']}", role="auditor")
     assert detail.status_code == 200 and marker in detail.json()["body"]["instruction"]
-    log = _access_log(stack, event["id"])
+    log = access_log_rows(stack, event["id"])
     assert [(row[0], row[1]) for row in log] == [("auditor-person", "read_body")]
 
 
@@ -196,15 +197,3 @@ def test_bad_cursor_and_injection_attempts_are_refused(stack: ConsoleStack) -> N
 
 def _all_ids(stack: ConsoleStack) -> set[str]:
     return {e["id"] for e in stack.get("/api/v1/events", limit=1000).json()["events"]}
-
-
-def _access_log(stack: ConsoleStack, target: str) -> list[tuple[str, str]]:
-    engine = create_db_engine(stack.env["PROVPROXY_DATABASE_URL"])
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT actor, action FROM access_log WHERE target = :t ORDER BY seq"), {"t": target}
-            )
-            return [(row[0], row[1]) for row in rows]
-    finally:
-        engine.dispose()

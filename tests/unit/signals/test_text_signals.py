@@ -9,22 +9,16 @@ from sqlalchemy import Engine
 
 from proxy.signals import SignalEngine
 from tests.support import store_fixtures
+from tests.support.traffic_sim import ORDINARY as SIM_ORDINARY
+from tests.support.traffic_sim import TOPICS as SIM_TOPICS
 from tests.unit.signals.helpers import NOON, Store, fired, hits
 
 database_url = store_fixtures.database_url
 engine = store_fixtures.engine
 
-TOPICS = ["binary search", "linked lists", "hash maps", "recursion", "closures", "generators", "decorators",
-          "context managers", "sorting", "graphs", "heaps", "tries", "regexes", "unicode", "threads",
-          "asyncio", "sockets", "json parsing", "sql joins", "b-trees", "caching", "bloom filters",
-          "dynamic programming", "bit tricks", "streams"]  # fmt: skip
+TOPICS = [*SIM_TOPICS, "streams"]  # the simulator's slot values (tests/support/traffic_sim.py), and one more
 ORDINARY = [
-    "Fix the flaky test in tests/test_payments.py, it fails on CI with a timeout in the retry loop",
-    "Refactor the invoice parser so that it reads the header once and streams the rest of the lines",
-    "Why does this migration fail on PostgreSQL 16 with a duplicate key error on the index",
-    "Add a --dry-run option to the deploy command that prints what it would change",
-    "Explain step by step how the rate limiter in proxy/limits.py decides to refuse a call",
-    "Rename the helper load_cfg to load_config everywhere and update the docs accordingly",
+    *SIM_ORDINARY,
     "Write unit tests for the new currency conversion function, covering rounding edge cases",
     "The websocket handler leaks a task when the client disconnects, find out why and fix it",
 ]
