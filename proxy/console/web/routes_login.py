@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,7 +22,12 @@ NextPath = Annotated[str, Query(max_length=2000)]
 
 def local_path(target: str | None) -> str:
     """``target`` if it is a path on this console, else ``/`` (no open redirect to another site)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    # Browsers drop tabs and newlines inside URLs ("/\t/evil.example" becomes "//evil.example"):
+    # refuse every control character, then anything that names a scheme or another host.
+    if not target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target) or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
         return "/"
     return target
 
