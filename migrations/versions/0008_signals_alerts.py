@@ -1,5 +1,5 @@
 """Distillation signals per principal (``proxy/signals``) and the alerts raised on them
-(``proxy/alerts``).
+(``proxy/alerts``); an index of the hourly roll-up for the console's most active people.
 
 Revision ID: 0008_signals_alerts
 Revises: 0007_event_rollup
@@ -18,6 +18,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # The console overview's "most active people" reads the decision rows of every principal scope.
+    op.create_index(
+        "ix_event_rollup_breakdown_scope", "event_rollup", ["breakdown", "scope", "hour", "value", "events"]
+    )
     op.create_table(
         "signal_hits",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -79,6 +83,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_event_rollup_breakdown_scope", table_name="event_rollup")
     op.drop_table("signal_state")
     op.drop_table("signal_instructions")
     op.drop_table("alerts")

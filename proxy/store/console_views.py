@@ -44,10 +44,12 @@ def stats(session: Session, f: EventFilter, bucket: str) -> dict[str, Any]:
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {BUCKETS}")
     sums: dict[str, dict[Any, list[int]]] = {name: {} for name in (*STAT_DIMENSIONS, "over_time")}
+    per_decision: dict[str, dict[Any, list[int]]] = {}
     for breakdown, value, bucket_key, *measures in _breakdown_rows(session, f, bucket):
         targets = [sums[breakdown].setdefault(value, [0, 0, 0])]
         if breakdown == "decision":  # every event has one decision: these rows also make the totals
             targets.append(sums["over_time"].setdefault(bucket_key, [0, 0, 0]))
+            targets.append(per_decision.setdefault(value, {}).setdefault(bucket_key, [0, 0, 0]))
         for into in targets:
             for i, number in enumerate(measures):
                 into[i] += int(number)
@@ -56,6 +58,11 @@ def stats(session: Session, f: EventFilter, bucket: str) -> dict[str, Any]:
         for name in STAT_DIMENSIONS
     }
     result["over_time"] = sorted((_measured(key, m) for key, m in sums["over_time"].items()), key=lambda r: r["key"])
+    # The same buckets per decision (the console's calls / flags / blocks chart, from this one read).
+    result["decision_over_time"] = {
+        decision: sorted((_measured(key, m) for key, m in buckets.items()), key=lambda r: r["key"])
+        for decision, buckets in per_decision.items()
+    }
     totals = [sum(m[i] for m in sums["decision"].values()) for i in range(3)]
     result["total"] = {"events": totals[0], "input_tokens": totals[1], "output_tokens": totals[2]}
     return result

@@ -36,8 +36,6 @@ def overview(
         bucket = "day"
     with read_session(request.app.state.engine) as session:
         every = stats(session, EventFilter(since=start), bucket)
-        flags = stats(session, EventFilter(since=start, decision="flag"), bucket)["over_time"]
-        blocks = stats(session, EventFilter(since=start, decision="block"), bucket)["over_time"]
         recent, _ = page_events(session, EventFilter(limit=50), None)  # the newest sealed call
         principals = top_principals(session, start, None)
         triage = open_flags(session, EventFilter(limit=10)) if caller.role != "viewer" else None
@@ -52,7 +50,11 @@ def overview(
         bucket=bucket,
         total=every["total"],
         decisions={row["key"]: row["events"] for row in every["decision"]},
-        timeline=columns(every["over_time"], flags, blocks),
+        timeline=columns(
+            every["over_time"],
+            every["decision_over_time"].get("flag", []),
+            every["decision_over_time"].get("block", []),
+        ),
         breakdowns={name: bars(every[name]) for name in STAT_DIMENSIONS if name != "decision"},
         principals=principals,
         triage=triage,

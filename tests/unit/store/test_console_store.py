@@ -137,6 +137,10 @@ def test_stats_from_the_rollup_equal_each_breakdown_counted_on_its_own(engine: E
             assert [r["events"] for r in result[name]] == sorted((r["events"] for r in result[name]), reverse=True)
         days = Counter(e.ts.strftime("%Y-%m-%dT00:00:00") for e in chosen)
         assert [(r["key"], r["events"]) for r in result["over_time"]] == sorted(days.items())
+        for decision in ("allow", "flag", "block"):
+            per_day = Counter(e.ts.strftime("%Y-%m-%dT00:00:00") for e in chosen if e.decision == decision)
+            shown = result["decision_over_time"].get(decision, [])
+            assert [(r["key"], r["events"]) for r in shown] == sorted(per_day.items()), decision
         total_in = sum(e.input_tokens or 0 for e in chosen)
         assert result["total"] == {
             "events": len(chosen),
