@@ -14,7 +14,7 @@ from proxy.console.web.page_auth import PageError, page_caller
 from proxy.console.web.render import render
 from proxy.console.web.signals_view import alerts_or_none, signals_or_none
 from proxy.store.console_session import read_session
-from proxy.store.console_views import SESSION_LIMIT, principal_activity, session_events, stats
+from proxy.store.console_views import SESSION_LIMIT, principal_activity, session_events
 from proxy.store.event_query import EventFilter, page_events
 
 router = APIRouter(include_in_schema=False)
@@ -56,8 +56,6 @@ def principal_page(
     start = parse_time(since)
     with read_session(request.app.state.engine) as session:
         activity = principal_activity(session, principal, start, bucket)
-        flags = stats(session, EventFilter(principal=principal, since=start, decision="flag"), bucket)
-        blocks = stats(session, EventFilter(principal=principal, since=start, decision="block"), bucket)
         recent, _ = page_events(session, EventFilter(principal=principal, since=start, limit=50), None)
         signals = signals_or_none(session, principal)
         alerts = alerts_or_none(session, limit=50, principal=principal)
@@ -69,7 +67,11 @@ def principal_page(
         since=since,
         bucket=bucket,
         total=activity["total"],
-        timeline=columns(activity["over_time"], flags["over_time"], blocks["over_time"]),
+        timeline=columns(
+            activity["over_time"],
+            activity["decision_over_time"].get("flag", []),
+            activity["decision_over_time"].get("block", []),
+        ),
         breakdowns={name: bars(activity[name]) for name in ("label", "vendor", "tool", "decision")},
         recent=recent,
         signals=signals,
