@@ -10,12 +10,16 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from sqlalchemy.orm import Session
 
+from proxy.store.db import create_db_engine
+from proxy.store.signal_models import SignalHitRow
 from tests.integration.console_pages_support import PHONE, Shots, csrf_of, launch_browser, login, overflows
 from tests.integration.console_support import CODE_REVIEW, EVAL_TASKS, ConsoleStack, start_console, wait_for
 from tests.support.fixtures_proxy import ProxyFactory
@@ -337,3 +341,43 @@ def test_logout_and_revocation_end_the_session(browser: Browser, stack: ConsoleS
     page.goto("/events")
     assert "/login" in page.url
     context.close()
+
+
+def test_a_signal_becomes_an_alert_shown_with_its_evidence(
+    page: Page, stack: ConsoleStack, recorded: Recorded, shots: Shots
+) -> None:
+    """A distillation signal on this person, as the signal engine writes it: the running console's
+    alert runner raises the alert, and the person's page shows both, linked to the calls behind them."""
+    now = datetime.now(UTC)
+    engine = create_db_engine(stack.env["PROVPROXY_DATABASE_URL"])
+    try:
+        with Session(engine) as session:
+            session.add(
+                SignalHitRow(
+                    signal="evasion",
+                    scope_kind="principal",
+                    scope=recorded.principal,
+                    window_start=now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3),
+                    window_end=now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2),
+                    score=2.0,
+                    principals=[recorded.principal],
+                    event_ids=[recorded.blocked, recorded.allowed],
+                    detail={"attempts": 4, "blocks": [recorded.blocked]},
+                    updated_at=now,
+                )
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    alerts = wait_for(
+        lambda: stack.get("/api/v1/alerts", principal=recorded.principal).json(),
+        what="the alert raised by the console's alert runner",
+        timeout=30,
+    )
+    assert [alert["rule"] for alert in alerts] == ["policy-evasion"]
+    page.goto(f"/principals/{recorded.principal}")
+    expect(page.locator("#signals")).to_contain_text("evasion")
+    expect(page.locator(f"#signals a[href='/events/{recorded.blocked}']").first).to_be_visible()
+    expect(page.locator("#alerts")).to_contain_text("policy-evasion")
+    expect(page.locator(f"#alerts a[href='/events/{recorded.blocked}']").first).to_be_visible()
+    shots.take(page, "principal-with-signals")
