@@ -20,6 +20,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from proxy.store.cursors import advance_position, read_position
 from proxy.store.db import Database
 from proxy.store.models import EventRow, SettingRow
 from proxy.store.signal_models import AlertRow, SignalHitRow
@@ -138,19 +139,13 @@ def alert_dicts(session: Session, after_id: int, limit: int) -> list[dict[str, A
 def next_alerts(engine: Database, sink: str, limit: int) -> list[dict[str, Any]]:
     """The alerts ``sink`` has not taken yet, oldest first."""
     with Session(engine) as session:
-        row = session.get(SettingRow, DELIVERY_CURSOR_PREFIX + sink)
-        return alert_dicts(session, int(row.value) if row is not None else 0, limit)
+        return alert_dicts(session, read_position(session, DELIVERY_CURSOR_PREFIX + sink), limit)
 
 
 def mark_alerts_delivered(engine: Database, sink: str, last_id: int) -> None:
     """Move the cursor of ``sink`` to ``last_id`` (only ever forward)."""
-    key = DELIVERY_CURSOR_PREFIX + sink
     with Session(engine) as session:
-        row = session.get(SettingRow, key)
-        if row is None:
-            session.add(SettingRow(key=key, value=str(last_id)))
-        elif int(row.value) < last_id:
-            row.value = str(last_id)
+        advance_position(session, DELIVERY_CURSOR_PREFIX + sink, last_id)
         session.commit()
 
 

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from proxy.store.alert_store import alert_dicts
 from proxy.store.console_models import TriageVerdictRow
+from proxy.store.cursors import advance_position, read_position
 from proxy.store.db import Database
 from proxy.store.event_query import event_dict
-from proxy.store.models import EventRow, SettingRow
+from proxy.store.models import EventRow
 
 # + the sink's name: each sink has its own place
 CURSOR_KEYS = ("siem_events_seq:", "siem_verdicts_id:", "siem_alerts_id:")
@@ -42,9 +43,9 @@ class FeedBatch:
 def next_batch(engine: Database, sink: str, limit: int) -> FeedBatch:
     """Up to ``limit`` calls, ``limit`` verdicts and ``limit`` alerts after the cursors of ``sink``."""
     with Session(engine) as session:
-        after_seq = _cursor(session, CURSOR_KEYS[0] + sink)
-        after_id = _cursor(session, CURSOR_KEYS[1] + sink)
-        after_alert = _cursor(session, CURSOR_KEYS[2] + sink)
+        after_seq = read_position(session, CURSOR_KEYS[0] + sink)
+        after_id = read_position(session, CURSOR_KEYS[1] + sink)
+        after_alert = read_position(session, CURSOR_KEYS[2] + sink)
         alerts = alert_dicts(session, after_alert, limit)
         calls = session.scalars(
             select(EventRow)
@@ -88,15 +89,5 @@ def mark_delivered(engine: Database, sink: str, batch: FeedBatch) -> None:
     with Session(engine) as session:
         cursors = (batch.events_cursor, batch.verdicts_cursor, batch.alerts_cursor)
         for prefix, value in zip(CURSOR_KEYS, cursors, strict=True):
-            key = prefix + sink
-            row = session.get(SettingRow, key)
-            if row is None:
-                session.add(SettingRow(key=key, value=str(value)))
-            elif int(row.value) < value:
-                row.value = str(value)
+            advance_position(session, prefix + sink, value)
         session.commit()
-
-
-def _cursor(session: Session, key: str) -> int:
-    row = session.get(SettingRow, key)
-    return int(row.value) if row is not None else 0

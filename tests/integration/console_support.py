@@ -154,18 +154,21 @@ def local_client(address: str) -> httpx.Client:
     return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30)
 
 
+def database_for(request: pytest.FixtureRequest, workdir: Path) -> str:
+    """The database URL of a stack parametrised "sqlite" / "postgresql" (a new database on the session's server)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{workdir / 'provproxy.db'}"
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.new_database()
+
+
 @pytest.fixture(name="stack", scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def console_stack_fixture(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_vendor: object
 ) -> Iterator[ConsoleStack]:
     workdir: Path = tmp_path_factory.mktemp("console")
-    if request.param == "sqlite":
-        url = f"sqlite:///{workdir / 'provproxy.db'}"
-    else:
-        server: PgServer = request.getfixturevalue("pg_server")
-        url = server.new_database()
     factory = ProxyFactory(workdir, fake_vendor.url)  # type: ignore[attr-defined]
-    console = start_console(factory, url)
+    console = start_console(factory, database_for(request, workdir))
     yield console
     console.stop()
     console.webhook.close()

@@ -22,11 +22,11 @@ from tests.integration.console_support import (
     CODE_REVIEW,
     ConsoleStack,
     access_log_rows,
+    database_for,
     run_cli,
     start_console,
     wait_for,
 )
-from tests.support.fixtures_pg import PgServer
 from tests.support.fixtures_proxy import ProxyFactory
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -80,13 +80,8 @@ def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_vendor: object
 ) -> Iterator[AlertStack]:
     workdir: Path = tmp_path_factory.mktemp("alerts")
-    if request.param == "sqlite":
-        url = f"sqlite:///{workdir / 'provproxy.db'}"
-    else:
-        server: PgServer = request.getfixturevalue("pg_server")
-        url = server.new_database()
     factory = ProxyFactory(workdir, fake_vendor.url)  # type: ignore[attr-defined]
-    console = start_console(factory, url)
+    console = start_console(factory, database_for(request, workdir))
     chat = WebhookReceiver(failures=1, path="/hooks/alerts")  # its first message is refused: the runner must retry
     (workdir / "alert-rules.yaml").write_text(RULES)
     console.admin_env |= {
