@@ -11,7 +11,7 @@ count for nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -39,20 +39,81 @@ class IndexArrays:
     hashes: Hashes  # sorted
     units: Units  # the unit of each hash
     unit_sizes: Units  # fingerprints per unit that count (boilerplate removed)
+    twins: dict[int, Units] = field(default_factory=dict)  # a unit that stands for identical ones: all of them
 
     @classmethod
     def build(cls, hashes: Hashes, units: Units, unit_sizes: Units, max_postings: int) -> IndexArrays:
-        """Sort by hash, drop boilerplate fingerprints (in more than ``max_postings`` units)."""
-        order = np.lexsort((units, hashes))
-        hashes, units = hashes[order], units[order].astype(np.int32)
+        """Sort by hash, keep one unit of each set of identical ones, drop boilerplate fingerprints.
+
+        Identical units (the same file written by many calls of an agent session) are matched
+        as one, so that a completion recorded many times never counts as its own boilerplate;
+        a fingerprint is boilerplate when more than ``max_postings`` distinct units hold it."""
+        units = units.astype(np.int32)
         sizes = unit_sizes.astype(np.int32).copy()
+        twins: dict[int, Units] = {}
+        if len(hashes):
+            first = _first_identical(hashes, units, len(sizes))
+            twins = _twins(first)
+            standing = first[units] == units
+            hashes, units = hashes[standing], units[standing]
+        order = np.lexsort((units, hashes))
+        hashes, units = hashes[order], units[order]
         if len(hashes):
             starts = np.flatnonzero(np.diff(hashes, prepend=hashes[:1] + np.uint64(1)) != 0)
             counts = np.diff(np.append(starts, len(hashes)))
             common = np.repeat(counts > max_postings, counts)
             np.subtract.at(sizes, units[common], 1)
             hashes, units = hashes[~common], units[~common]
-        return cls(hashes, units, sizes)
+        for unit, members in twins.items():
+            sizes[members] = sizes[unit]
+        return cls(hashes, units, sizes, twins)
+
+
+def _first_identical(hashes: Hashes, units: Units, count: int) -> Units:
+    """For each unit, the lowest-numbered unit with the same fingerprint set (itself when unique).
+
+    A set is keyed by two order-free sums (of its hashes, and of their squares, modulo
+    2^64) and its size: the hashes are uniform, so distinct sets do not collide."""
+    first = np.arange(count, dtype=np.int32)
+    order = np.argsort(units, kind="stable")
+    grouped, values = units[order], hashes[order]
+    starts = np.flatnonzero(np.diff(grouped, prepend=np.int32(-1)) != 0)
+    present = grouped[starts]
+    keys = np.stack(
+        [
+            np.add.reduceat(values, starts),
+            np.add.reduceat(values * values, starts),
+            np.diff(np.append(starts, len(grouped))).astype(np.uint64),
+        ],
+        axis=1,
+    )
+    _, leaders, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    first[present] = present[leaders][inverse.ravel()]
+    return first
+
+
+def _twins(first: Units) -> dict[int, Units]:
+    """Each unit that stands for identical ones, with all of them (itself included)."""
+    copies = np.flatnonzero(first != np.arange(len(first)))
+    twins: dict[int, list[int]] = {}
+    for unit in copies.tolist():
+        leader = int(first[unit])
+        twins.setdefault(leader, [leader]).append(unit)
+    return {leader: np.array(members, dtype=np.int32) for leader, members in twins.items()}
+
+
+def with_twins(hits: list[UnitHit], twins: dict[int, Units]) -> list[UnitHit]:
+    """A hit on a unit that stands for identical ones is a hit on each of them."""
+    if not twins:
+        return hits
+    out: list[UnitHit] = []
+    for hit in hits:
+        members = twins.get(hit.unit)
+        if members is None:
+            out.append(hit)
+        else:
+            out.extend(UnitHit(int(unit), hit.matched, hit.containment, hit.positions) for unit in members)
+    return sorted(out, key=lambda hit: hit.unit)
 
 
 def arrays_from_units(fingerprints: list[Hashes], max_postings: int) -> IndexArrays:
@@ -63,32 +124,53 @@ def arrays_from_units(fingerprints: list[Hashes], max_postings: int) -> IndexArr
     return IndexArrays.build(hashes.astype(np.uint64), units, sizes, max_postings)
 
 
-def _bitset_bits(count: int) -> int:
-    """About 16 bits per fingerprint: a false positive costs a binary search, rarely."""
-    return max(16, min(34, (max(count, 1) * 16 - 1).bit_length()))
+class BlockedBloom:
+    """A set membership filter over fingerprints: one 64-bit word per lookup, two bits set in it.
+
+    About 32 bits per fingerprint gives ~0.5 % false positives, so almost every
+    k-gram of a document that shares nothing with the index stops here, after one
+    memory read; a candidate that passes is confirmed by binary search. The word
+    comes from a hash's top bits, the two bit positions from its low twelve.
+    """
+
+    def __init__(self, hashes: Hashes, bits_per_item: int = 32) -> None:
+        words = max(1, len(hashes) * bits_per_item // 64)
+        self._shift = np.uint64(64 - max(1, (words - 1).bit_length()))
+        self._words = np.zeros(1 << (64 - int(self._shift)), dtype=np.uint64)
+        np.bitwise_or.at(self._words, hashes >> self._shift, self._masks(hashes))
+
+    @staticmethod
+    def _masks(hashes: Hashes) -> Hashes:
+        one = np.uint64(1)
+        return (one << (hashes & np.uint64(63))) | (one << ((hashes >> np.uint64(6)) & np.uint64(63)))
+
+    def candidates(self, hashes: Hashes) -> npt.NDArray[np.int64]:
+        """Positions in ``hashes`` that may be in the set (every one that is, and a few that are not)."""
+        masks = self._masks(hashes)
+        return np.flatnonzero((self._words[hashes >> self._shift] & masks) == masks)
 
 
 class FastMatcher:
     def __init__(self, index: IndexArrays, params: Params) -> None:
         self.index = index
         self.params = params
-        self._shift = np.uint64(64 - _bitset_bits(len(index.hashes)))
-        self._bits = np.zeros(1 << (64 - int(self._shift)), dtype=np.bool_)
-        self._bits[index.hashes >> self._shift] = True
+        self._filter = BlockedBloom(index.hashes)
 
     def match(self, document: DocumentKgrams) -> list[UnitHit]:
         hashes = document.hashes
-        maybe = np.flatnonzero(self._bits[hashes >> self._shift])
+        maybe = self._filter.candidates(hashes)
         if not len(maybe):
             return []
         index = self.index
         lo = np.searchsorted(index.hashes, hashes[maybe], side="left")
-        hi = np.searchsorted(index.hashes, hashes[maybe], side="right")
-        found = hi > lo
-        positions, lo, hi = maybe[found], lo[found], hi[found]
+        found = index.hashes[np.minimum(lo, len(index.hashes) - 1)] == hashes[maybe]
+        positions, lo = maybe[found], lo[found]
         if not len(positions):
             return []
         distinct, first = np.unique(hashes[positions], return_index=True)
+        if len(distinct) < self.params.min_matched:
+            return []  # no unit can have enough of its fingerprints here
+        hi = np.searchsorted(index.hashes, hashes[positions], side="right")
         lo_d, hi_d = lo[first], hi[first]
         lengths = hi_d - lo_d
         postings = np.repeat(lo_d - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
@@ -103,7 +185,7 @@ class FastMatcher:
             unit_hashes = distinct[unit_of_distinct[units == unit]]
             where = positions[np.isin(hashes[positions], unit_hashes)]
             hits.append(UnitHit(int(unit), int(count), float(min(share, 1.0)), where.astype(np.int64)))
-        return hits
+        return with_twins(hits, index.twins)
 
 
 class ReferenceMatcher:
@@ -111,6 +193,7 @@ class ReferenceMatcher:
 
     def __init__(self, index: IndexArrays, params: Params) -> None:
         self.params = params
+        self.twins = index.twins
         self.sizes = [int(size) for size in index.unit_sizes]
         self.postings: dict[int, set[int]] = {}
         for value, unit in zip(index.hashes.tolist(), index.units.tolist(), strict=True):
@@ -129,7 +212,7 @@ class ReferenceMatcher:
             share = matched / max(self.sizes[unit], 1)
             if matched >= self.params.min_matched and share >= self.params.min_containment:
                 hits.append(UnitHit(unit, matched, min(share, 1.0), np.array(where[unit], dtype=np.int64)))
-        return hits
+        return with_twins(hits, self.twins)
 
 
 def line_spans(

@@ -7,9 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.exclusion.fingerprint import ENGINES, NativeEngine, Params, ReferenceEngine, document_kgrams
+from proxy.exclusion.fingerprint import (
+    ENGINES,
+    DocumentKgrams,
+    NativeEngine,
+    Params,
+    ReferenceEngine,
+    document_kgrams,
+)
 from proxy.exclusion.languages import CODE_LANGUAGES, TEXT
-from proxy.exclusion.matcher import FastMatcher, ReferenceMatcher
+from proxy.exclusion.matcher import BlockedBloom, FastMatcher, ReferenceMatcher, arrays_from_units
 from tests.unit.exclusion.helpers import SAMPLES, index_of, sample
 
 LANGUAGES = (*CODE_LANGUAGES, TEXT)
@@ -65,5 +72,34 @@ def test_reference_and_fast_matchers_agree() -> None:
         (h.unit, h.matched, round(h.containment, 9)) for h in reference
     ]
     assert len(fast) >= 2
+    for a, b in zip(fast, reference, strict=True):
+        assert np.array_equal(np.sort(a.positions), np.sort(b.positions))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), units=st.integers(1, 400), share=st.floats(0.0, 1.0))
+def test_the_membership_filter_and_both_matchers_agree_on_large_random_indexes(
+    seed: int, units: int, share: float
+) -> None:
+    """Many units, dense and sparse documents: the Bloom filter never drops a member, and
+    the fast matcher's hits (units, counts, positions) equal the reference's."""
+    rng = np.random.default_rng(seed)
+    params = Params(min_matched=2, min_containment=0.05, max_postings=3)
+    sizes = rng.integers(10, 60, units)
+    pool = rng.integers(0, 2**64, int(sizes.sum()) // 2 + 1, dtype=np.uint64)  # shared hashes: postings > 1
+    fingerprints = [np.unique(rng.choice(pool, size)) for size in sizes]
+    fingerprints += [fingerprints[i] for i in rng.integers(0, units, 5)]  # identical units: one stands for all
+    index = arrays_from_units(fingerprints, params.max_postings)
+    members = index.hashes
+    assert set(BlockedBloom(members).candidates(members).tolist()) == set(range(len(members)))
+    inside = rng.choice(members, int(share * 500)) if len(members) else np.empty(0, dtype=np.uint64)
+    hashes = rng.permutation(np.concatenate([inside, rng.integers(0, 2**64, 500, dtype=np.uint64)]))
+    lines = np.arange(len(hashes), dtype=np.int32)
+    kgrams = DocumentKgrams(hashes.astype(np.uint64), lines, lines)
+    fast = FastMatcher(index, params).match(kgrams)
+    reference = ReferenceMatcher(index, params).match(kgrams)
+    assert [(h.unit, h.matched, round(h.containment, 9)) for h in fast] == [
+        (h.unit, h.matched, round(h.containment, 9)) for h in reference
+    ]
     for a, b in zip(fast, reference, strict=True):
         assert np.array_equal(np.sort(a.positions), np.sort(b.positions))

@@ -78,3 +78,34 @@ def test_spans_are_the_lines_of_the_splice() -> None:
     spans = line_spans(kgrams, found[0].positions)
     assert spans[0][0] >= start and spans[-1][1] <= start + len(LRU.splitlines())
     assert spans[-1][1] - spans[0][0] > len(LRU.splitlines()) // 2
+
+
+def test_a_completion_recorded_more_often_than_the_boilerplate_bound_is_still_found() -> None:
+    """An agent that writes the same file in 60 calls gives 60 identical units: they are one
+    content, not a fingerprint shared by 60 completions (the boilerplate rule dropped them all)."""
+    copies = PARAMS.max_postings + 10
+    index = index_of([("python", LRU)] * copies + [("javascript", sample("debounce.js"))], PARAMS)
+    found = hits(index, _splice(LRU), "python", PARAMS)
+    assert sorted(hit.unit for hit in found) == list(range(copies))
+    assert all(hit.containment == pytest.approx(1.0) and hit.matched >= PARAMS.min_matched for hit in found)
+    assert hits(index, sample("debounce.js"), "javascript", PARAMS)[0].unit == copies
+
+
+def test_boilerplate_shared_by_many_distinct_completions_still_counts_for_nothing() -> None:
+    shared = "\n".join(
+        ["import argparse", "def parse_arguments(argv):", "    parser = argparse.ArgumentParser()"]
+        + [f"    parser.add_argument('--option-{i}', type=int, default={i}, help='option {i}')" for i in range(20)]
+        + ["    return parser.parse_args(argv)"]
+    )
+
+    def body(i: int) -> str:  # sixty different shapes of code
+        return "\n".join(
+            ["def handle(a, b):"] + [f"    a = b + a[{j}]" if (i >> j) & 1 else "    b.pop()" for j in range(14)]
+        )
+
+    units = [("python", f"{shared}\n\n{body(i)}\n") for i in range(PARAMS.max_postings + 10)]
+    index = index_of(units, PARAMS)
+    copies = sum(len(members) - 1 for members in index.twins.values())
+    assert len(units) - copies > PARAMS.max_postings  # the shared block is in more distinct units than the bound
+    assert hits(index, shared + "\nprint('unrelated')\n", "python", PARAMS) == []
+    assert 7 in [hit.unit for hit in hits(index, f"{shared}\n\n{body(7)}\n", "python", PARAMS)]
