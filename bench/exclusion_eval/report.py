@@ -88,7 +88,11 @@ def _long_enough(doc: dict[str, Any], code: dict[str, str]) -> bool:
 
 
 def _flagged(a: Arrays, containment: float, matched: int) -> Bools:
-    return (a.score >= containment - 1e-12) & (a.matched >= matched)
+    """The product's rule (``Params.matches``) at these thresholds; the found-whole part at its defaults."""
+    whole = Params()
+    return ((a.score >= containment - 1e-12) & (a.matched >= matched)) | (
+        (a.score >= whole.whole_containment - 1e-12) & (a.matched >= whole.min_matched_whole)
+    )
 
 
 def summary(a: Arrays, split: str, containment: float, matched: int) -> dict[str, float]:

@@ -53,14 +53,24 @@ class Engine(Protocol):
 class Params:
     """Everything that decides what a fingerprint is and what a match is: frozen in the index manifest."""
 
-    k_code: int = 20
-    w_code: int = 10
+    # Chosen on the tune split of bench/eval_exclusion.py (sweep, then the threshold grid):
+    # k=14/w=4 keeps 10-line functions findable; every k-gram shared by w+k-1 symbols is caught.
+    k_code: int = 14
+    w_code: int = 4
     k_text: int = 50
     w_text: int = 20
-    min_unit_fingerprints: int = 10  # shorter units (snippets) are not indexed
+    min_unit_fingerprints: int = 4  # shorter units (snippets) are not indexed
     min_containment: float = 0.25
-    min_matched: int = 6
+    min_matched: int = 10
+    # A small unit found whole needs fewer fingerprints: a 10-line function has 5-9 of them.
+    whole_containment: float = 0.9
+    min_matched_whole: int = 4
     max_postings: int = 50  # a fingerprint in more units than this is boilerplate
+
+    def matches(self, matched: int, containment: float) -> bool:
+        return (matched >= self.min_matched and containment >= self.min_containment) or (
+            matched >= self.min_matched_whole and containment >= self.whole_containment
+        )
 
     def k(self, language: str) -> int:
         return self.k_text if language == TEXT else self.k_code

@@ -4,7 +4,8 @@ The index is two aligned arrays sorted by hash (fingerprint, unit): a lookup is
 a bit test in a Bloom-style bitset and, for the few hits, a binary search, so
 its cost does not grow with the number of completions indexed (the index is
 never scanned). A unit matches when at least ``min_matched`` of its
-fingerprints, and at least ``min_containment`` of them, occur in the document.
+fingerprints, and at least ``min_containment`` of them, occur in the document, or
+when it is found whole (``whole_containment``) with ``min_matched_whole`` of them.
 Fingerprints shared by more than ``max_postings`` units are boilerplate and
 count for nothing.
 """
@@ -162,16 +163,16 @@ class FastMatcher:
         if not len(maybe):
             return []
         index = self.index
-        lo = np.searchsorted(index.hashes, hashes[maybe], side="left")
-        found = index.hashes[np.minimum(lo, len(index.hashes) - 1)] == hashes[maybe]
-        positions, lo = maybe[found], lo[found]
-        if not len(positions):
-            return []
-        distinct, first = np.unique(hashes[positions], return_index=True)
-        if len(distinct) < self.params.min_matched:
+        # Searched once per distinct hash, in ascending order: numpy's binary search starts from the
+        # previous key's place, so sorted keys touch fewer cache lines of a large index.
+        wanted, which = np.unique(hashes[maybe], return_inverse=True)
+        lo = np.searchsorted(index.hashes, wanted, side="left")
+        present = index.hashes[np.minimum(lo, len(index.hashes) - 1)] == wanted
+        distinct, lo_d = wanted[present], lo[present]
+        if len(distinct) < min(self.params.min_matched, self.params.min_matched_whole):
             return []  # no unit can have enough of its fingerprints here
-        hi = np.searchsorted(index.hashes, hashes[positions], side="right")
-        lo_d, hi_d = lo[first], hi[first]
+        positions = maybe[present[which.ravel()]]
+        hi_d = np.searchsorted(index.hashes, distinct, side="right")
         lengths = hi_d - lo_d
         postings = np.repeat(lo_d - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
         units = index.units[postings]
@@ -179,7 +180,10 @@ class FastMatcher:
         candidates, matched = np.unique(units, return_counts=True)
         sizes = np.maximum(index.unit_sizes[candidates], 1)
         containment = matched / sizes
-        keep = (matched >= self.params.min_matched) & (containment >= self.params.min_containment)
+        params = self.params
+        keep = ((matched >= params.min_matched) & (containment >= params.min_containment)) | (
+            (matched >= params.min_matched_whole) & (containment >= params.whole_containment)
+        )
         hits = []
         for unit, count, share in zip(candidates[keep], matched[keep], containment[keep], strict=True):
             unit_hashes = distinct[unit_of_distinct[units == unit]]
@@ -210,7 +214,7 @@ class ReferenceMatcher:
         for unit in sorted(found):
             matched = len(found[unit])
             share = matched / max(self.sizes[unit], 1)
-            if matched >= self.params.min_matched and share >= self.params.min_containment:
+            if self.params.matches(matched, share):
                 hits.append(UnitHit(unit, matched, min(share, 1.0), np.array(where[unit], dtype=np.int64)))
         return with_twins(hits, self.twins)
 

@@ -109,3 +109,33 @@ def test_boilerplate_shared_by_many_distinct_completions_still_counts_for_nothin
     assert len(units) - copies > PARAMS.max_postings  # the shared block is in more distinct units than the bound
     assert hits(index, shared + "\nprint('unrelated')\n", "python", PARAMS) == []
     assert 7 in [hit.unit for hit in hits(index, f"{shared}\n\n{body(7)}\n", "python", PARAMS)]
+
+
+SMALL = """def clamp_ratio(value, low, high):
+    if value < low:
+        return low
+    if value > high:
+        return high
+    ratio = (value - low) / (high - low)
+    return low + ratio * (high - low)
+"""
+
+
+def test_an_eight_line_function_found_whole_is_flagged_with_fewer_fingerprints_than_min_matched() -> None:
+    from proxy.exclusion.fingerprint import default_engine, unit_fingerprints
+
+    size = len(unit_fingerprints(SMALL, "python", PARAMS, default_engine()))
+    assert PARAMS.min_unit_fingerprints <= size < PARAMS.min_matched  # only the found-whole rule can match it
+    found = hits(
+        index_of([("python", SMALL), ("python", LRU)], PARAMS), _splice(rewrite_python(SMALL)), "python", PARAMS
+    )
+    assert [(hit.unit, hit.containment) for hit in found] == [(0, pytest.approx(1.0))]
+    half = "\n".join(SMALL.splitlines()[:5])
+    assert hits(index_of([("python", SMALL)], PARAMS), _splice(half), "python", PARAMS) == []  # a short snippet of it
+
+
+def test_the_match_rule_is_either_enough_of_a_large_unit_or_a_small_unit_whole() -> None:
+    assert PARAMS.matches(PARAMS.min_matched, PARAMS.min_containment)
+    assert not PARAMS.matches(PARAMS.min_matched - 1, PARAMS.whole_containment - 0.01)
+    assert PARAMS.matches(PARAMS.min_matched_whole, PARAMS.whole_containment)
+    assert not PARAMS.matches(PARAMS.min_matched_whole - 1, 1.0)
