@@ -21,6 +21,7 @@ MATCHED = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20]
 MAX_NEGATIVE_SHARE = 0.01
 LONG_ENOUGH = 10  # code lines of a completion in a document: fewer is a short snippet, which the issue wants left alone
 LONG_FIELD = f"edit|{LONG_ENOUGH}+ code lines in the document"
+RECALL_FIELDS = ("edit", "language", "bucket", "code-lines", "style", "edit|indexed", LONG_FIELD)
 AUDIT_SCORE, AUDIT_MATCHED = 0.25, 3  # pairs below are not audited: counted as false (conservative)
 Bools = npt.NDArray[np.bool_]
 
@@ -133,15 +134,7 @@ def breakdown(result: ScanResult, a: Arrays, split: str, containment: float, mat
     """Recall per edit type, language, length bucket and completion style; negatives per kind and language."""
     flagged = _flagged(a, containment, matched)
     by_id = {c["id"]: c for c in result.completions}
-    fields = (
-        "edit",
-        "language",
-        "bucket",
-        "code-lines",
-        "style",
-        "edit|indexed",
-        LONG_FIELD,
-    )
+    fields = RECALL_FIELDS
     hits: dict[str, Counter[str]] = {field: Counter() for field in fields}
     totals: dict[str, Counter[str]] = {key: Counter() for key in hits}
     doc_flagged = set(a.doc[flagged & ~a.copy & ~a.correct].tolist())  # for code it does not hold
@@ -242,15 +235,7 @@ def _rows(columns: dict[str, dict[str, Any]]) -> list[tuple[str, list[str]]]:
     def cell(value: list[float]) -> str:
         return f"{value[0]:.3f} ({value[1]})"
 
-    for field in (
-        "edit",
-        "language",
-        "bucket",
-        "code-lines",
-        "style",
-        "edit|indexed",
-        LONG_FIELD,
-    ):
+    for field in RECALL_FIELDS:
         keys = sorted({k for c in columns.values() for k in c["recall"][field]}, key=lambda k: (k not in EDITS, k))
         for key in keys:
             rows.append(
