@@ -54,7 +54,7 @@ class Params:
     """Everything that decides what a fingerprint is and what a match is: frozen in the index manifest."""
 
     # Chosen on the tune split of bench/eval_exclusion.py (sweep, then the threshold grid):
-    # k=14/w=4 keeps 10-line functions findable; every k-gram shared by w+k-1 symbols is caught.
+    # k=14/w=4 keeps 10-line functions findable (any run of w+k-1 shared symbols shares a fingerprint).
     k_code: int = 14
     w_code: int = 4
     k_text: int = 50

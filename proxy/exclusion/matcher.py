@@ -1,9 +1,9 @@
 """Containment matching of a document's k-grams against the fingerprint index, in memory.
 
 The index is two aligned arrays sorted by hash (fingerprint, unit): a lookup is
-a bit test in a Bloom-style bitset and, for the few hits, a binary search, so
-its cost does not grow with the number of completions indexed (the index is
-never scanned). A unit matches when at least ``min_matched`` of its
+a bit test in a Bloom-style filter and, for the few hits, a binary search: the
+index is never scanned (a larger index costs only cache misses and more genuine
+shared idioms per document). A unit matches when at least ``min_matched`` of its
 fingerprints, and at least ``min_containment`` of them, occur in the document, or
 when it is found whole (``whole_containment``) with ``min_matched_whole`` of them.
 Fingerprints shared by more than ``max_postings`` units are boilerplate and
